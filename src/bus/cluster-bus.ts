@@ -1,0 +1,28 @@
+/** What travels between nodes. Small JSON; the push body is carried as-is. */
+export type BusMessage =
+  | { k: 'push'; mid: string; body: unknown; ts: number; sids?: string[] }
+  | { k: 'kick'; sid: string; reason: string };
+
+export type BusHandler = (channel: string, message: BusMessage) => void;
+
+/** Channel names; each node subscribes only to the ones it can deliver on. */
+export const Channels = {
+  user: (bizId: string, userId: string) => `user:${encodeURIComponent(bizId)}:${encodeURIComponent(userId)}`,
+  biz: (bizId: string) => `biz:${encodeURIComponent(bizId)}`,
+  node: (nodeId: string) => `node:${encodeURIComponent(nodeId)}`,
+};
+
+/**
+ * Node-to-node fan-out (Redis pub/sub in cluster mode, in-process in embedded mode).
+ * Guarantees: a message published after subscribe() resolved reaches this node's handler
+ * once, in publish order per channel, while the bus is connected; delivery is at most once
+ * (a node that is disconnected misses what was published meanwhile: the mailbox covers that).
+ */
+export abstract class ClusterBus {
+  abstract onMessage(handler: BusHandler): void;
+  abstract subscribe(channel: string): Promise<void>;
+  abstract unsubscribe(channel: string): Promise<void>;
+  /** resolves with the number of nodes that received it */
+  abstract publish(channel: string, message: BusMessage): Promise<number>;
+  abstract close(): Promise<void>;
+}

@@ -1,0 +1,26 @@
+/** What a node publishes about itself at /gateway/nodes/<id> (DESIGN.md). */
+export interface NodeInfo {
+  id: string;
+  wsUrl: string;
+  adminUrl: string;
+  /** open links */
+  online: number;
+  /** distinct users */
+  users: number;
+  capacity: number;
+  state: 'running' | 'draining';
+  startedAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Cluster membership. Guarantee: a registered node's entry disappears within the lease TTL
+ * after the node dies (etcd lease), and at once when it deregisters.
+ */
+export abstract class NodeRegistry {
+  abstract register(info: NodeInfo): Promise<void>;
+  /** replaces the node's entry (load, state) under the same lease */
+  abstract update(info: NodeInfo): Promise<void>;
+  abstract deregister(): Promise<void>;
+  abstract list(): Promise<NodeInfo[]>;
+}

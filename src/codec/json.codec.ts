@@ -1,0 +1,34 @@
+import { gateway } from './generated/frames';
+import { Codec } from './codec';
+import { CASE_OF_TYPE, Frame, FrameDecodeError } from './frame';
+
+const FrameMessage = gateway.v1.Frame;
+
+/** JSON text frames: `{"type":"req","id":"1","body":{...}}`, fields checked against proto/. */
+export class JsonCodec extends Codec {
+  readonly name = 'json' as const;
+  readonly binary = false;
+
+  encode(frame: Frame): string {
+    return JSON.stringify(frame);
+  }
+
+  decode(data: Buffer): Frame {
+    let value: unknown;
+    try {
+      value = JSON.parse(data.toString('utf8'));
+    } catch {
+      throw new FrameDecodeError('frame is not valid JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new FrameDecodeError('frame must be a JSON object');
+    }
+    const { type, body, ...fields } = value as Record<string, unknown>;
+    if (typeof type !== 'string') throw new FrameDecodeError('frame has no string "type"');
+    const kind = CASE_OF_TYPE[type];
+    if (!kind) throw new FrameDecodeError(`unknown frame type "${type.slice(0, 40)}"`);
+    const problem = FrameMessage.verify({ [kind]: fields });
+    if (problem) throw new FrameDecodeError(`bad "${type}" frame: ${problem.replace(`${kind}.`, '')}`);
+    return (body === undefined ? { type, ...fields } : { type, ...fields, body }) as Frame;
+  }
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const ms = z.number().int().positive();
+const nonEmpty = z.string().min(1);
+
+/**
+ * Every setting of a node. Defaults make `embedded` mode run with no file at all; `cluster` mode
+ * must name its Redis, Kafka and etcd and real secrets (see the refinements at the bottom).
+ */
+export const configSchema = z
+  .object({
+    mode: z.enum(['embedded', 'cluster']).default('embedded'),
+    node: z
+      .object({
+        /** unique per process; defaults to <hostname>-<pid> */
+        id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (1-64)').optional(),
+      })
+      .default({}),
+    gateway: z
+      .object({
+        host: nonEmpty.default('127.0.0.1'),
+        port: port.default(9002),
+        path: z.string().startsWith('/').default('/ws'),
+        /** the ws URL other parts advertise for this node; defaults to ws://<host>:<port><path> */
+        publicUrl: z.string().url().optional(),
+        /** links this node accepts before answering 503 */
+        maxConnections: z.number().int().positive().default(10000),
+      })
+      .default({}),
+    upgrader: z
+      .object({
+        /** Origin header values allowed to upgrade; empty = any (non-browser clients send none) */
+        allowedOrigins: z.array(nonEmpty).default([]),
+        /** upgrades per source IP per window before 429 */
+        ratePerIp: z.number().int().positive().default(100),
+        rateWindowSec: z.number().int().positive().default(1),
+      })
+      .default({}),
+    auth: z
+      .object({
+        /** HS256 shared secret */
+        jwtSecret: z.string().optional(),
+        /** PEM public keys (inline or a path to a .pem file) for RS256 / ES256 */
+        publicKeys: z.array(nonEmpty).default([]),
+        algorithms: z.array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'])).min(1).default(['HS256', 'RS256', 'ES256']),
+        issuer: z.string().optional(),
+        audience: z.string().optional(),
+        clockToleranceSec: z.number().int().min(0).default(5),
+        /** tokens without `exp` are refused unless this is set (development only) */
+        allowNoExp: z.boolean().default(false),
+      })
+      .default({}),
+    link: z
+      .object({
+        heartbeatMs: ms.default(25000),
+        /** pings left unanswered before the peer is taken for dead and terminated */
+        maxMissedPongs: z.number().int().min(1).default(2),
+        /** largest frame a client may send; larger closes the link with 1009 */
+        maxPayloadBytes: z.number().int().min(1024).default(512 * 1024),
+        /** bytes queued for one link (ours + the socket's) before it is closed as slow (4008) */
+        sendQueueMaxBytes: z.number().int().min(1024).default(1024 * 1024),
+      })
+      .default({}),
+    codec: z.object({ default: z.enum(['json', 'protobuf']).default('json') }).default({}),
+    session: z
+      .object({
+        cacheMax: z.number().int().positive().default(10000),
+        cacheTtlMs: ms.default(5000),
+      })
+      .default({}),
+    redis: z.object({ url: z.string().url().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('gw:') }).default({}),
+    kafka: z
+      .object({
+        brokers: z.array(nonEmpty).default(['127.0.0.1:9092']),
+        clientId: nonEmpty.default('ws-gateway'),
+      })
+      .default({}),
+    etcd: z
+      .object({
+        endpoints: z.array(nonEmpty).default(['http://127.0.0.1:2379']),
+        prefix: z.string().default('/gateway/nodes/'),
+        leaseTtlSec: z.number().int().min(2).default(10),
+        loadIntervalMs: ms.default(3000),
+      })
+      .default({}),
+    governance: z
+      .object({
+        host: nonEmpty.default('127.0.0.1'),
+        port: port.default(9003),
+        adminToken: z.string().optional(),
+        /** how long a health dependency may take to answer before it counts as down */
+        healthTimeoutMs: ms.default(1500),
+      })
+      .default({}),
+    shutdown: z.object({ drainTimeoutMs: ms.default(10000) }).default({}),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.mode === 'cluster') {
+      if (!c.auth.jwtSecret && c.auth.publicKeys.length === 0) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'jwtSecret'], message: 'cluster mode needs auth.jwtSecret or auth.publicKeys' });
+      }
+      if (!c.governance.adminToken) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['governance', 'adminToken'], message: 'cluster mode needs an admin token' });
+      }
+    }
+    if (c.auth.jwtSecret !== undefined && c.auth.jwtSecret.length < 16) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'jwtSecret'], message: 'must be at least 16 characters' });
+    }
+    if (c.governance.adminToken !== undefined && c.governance.adminToken.length < 16) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['governance', 'adminToken'], message: 'must be at least 16 characters' });
+    }
+    if (c.gateway.port !== 0 && c.gateway.port === c.governance.port && c.gateway.host === c.governance.host) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['governance', 'port'], message: 'must differ from gateway.port' });
+    }
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,105 @@
+import { BadRequestException, ServiceUnavailableException, Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
+import { NodeRegistry } from '../../cluster/node-registry';
+import { PushService, PushResult, UnsupportedTargetError } from '../../push/push.service';
+import { Envelope, EnvelopeProblem, parseEnvelope } from '../../push/envelope';
+import { SessionStore } from '../../session/session.store';
+import { AdminTokenGuard } from './admin-token.guard';
+
+const MAX_BATCH = 1000;
+
+const listQuery = z
+  .object({
+    biz: z.string().min(1).max(128).optional(),
+    user: z.string().min(1).max(128).optional(),
+    name: z.string().min(1).max(128).optional(),
+    cursor: z.string().max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+
+const kickBody = z.object({ reason: z.string().min(1).max(120).optional() }).strict();
+
+function badRequest(problems: EnvelopeProblem[]): BadRequestException {
+  return new BadRequestException({ error: 'bad_request', message: problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems });
+}
+
+function zodProblems(err: z.ZodError): EnvelopeProblem[] {
+  return err.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+}
+
+/** The operator API. Every route needs the admin bearer token. */
+@Controller('api')
+@UseGuards(AdminTokenGuard)
+export class AdminController {
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly push: PushService,
+    private readonly nodes: NodeRegistry,
+  ) {}
+
+  /** Sessions across the cluster, paged by an opaque cursor; filter by biz, user, name. */
+  @Get('clients')
+  async list(@Query() query: Record<string, string>) {
+    const q = listQuery.safeParse(query);
+    if (!q.success) throw badRequest(zodProblems(q.error));
+    const { biz, user, name, cursor, limit } = q.data;
+    const page = await this.sessions.list({ bizId: biz, userId: user, name, cursor, limit });
+    return { items: page.items, next: page.next ?? null };
+  }
+
+  @Get('clients/:id')
+  async get(@Param('id') id: string) {
+    const s = await this.sessions.get(id);
+    if (!s) throw new NotFoundException({ error: 'not_found', message: `no link ${id}` });
+    return s;
+  }
+
+  /** Closes the link with 4003 and the reason (body `{reason}` or `?reason=`). */
+  @Delete('clients/:id')
+  @HttpCode(200)
+  async kick(@Param('id') id: string, @Body() body: unknown, @Query('reason') queryReason?: string) {
+    const parsed = kickBody.safeParse(body ?? {});
+    if (!parsed.success) throw badRequest(zodProblems(parsed.error));
+    const reason = parsed.data.reason ?? queryReason ?? 'kicked by operator';
+    if (!(await this.push.kick(id, reason))) throw new NotFoundException({ error: 'not_found', message: `no link ${id}` });
+    return { kicked: id, reason };
+  }
+
+  /** One envelope or an array of them; all are validated before any is sent. */
+  @Post('push')
+  @HttpCode(202)
+  async pushEnvelopes(@Body() body: unknown) {
+    const batch = Array.isArray(body);
+    const items: unknown[] = batch ? body : [body];
+    if (items.length === 0) throw badRequest([{ field: '(body)', message: 'empty array' }]);
+    if (items.length > MAX_BATCH) throw badRequest([{ field: '(body)', message: `at most ${MAX_BATCH} envelopes per request` }]);
+    const envelopes: Envelope[] = [];
+    const problems: EnvelopeProblem[] = [];
+    items.forEach((item, i) => {
+      const r = parseEnvelope(item, batch ? String(i) : '');
+      if (r.ok) {
+        if (r.envelope.to.room !== undefined) problems.push({ field: `${batch ? `${i}.` : ''}to.room`, message: 'room targets are not supported yet' });
+        envelopes.push(r.envelope);
+      } else problems.push(...r.problems);
+    });
+    if (problems.length) throw badRequest(problems);
+    const results: PushResult[] = [];
+    for (const env of envelopes) {
+      try {
+        results.push(await this.push.push(env, 'api'));
+      } catch (err) {
+        if (err instanceof UnsupportedTargetError) throw badRequest([{ field: 'to', message: err.message }]);
+        // the bus or session store is away: nothing after this envelope was sent
+        throw new ServiceUnavailableException({ error: 'unavailable', message: `push bus unavailable: ${(err as Error).message}`, sent: results });
+      }
+    }
+    return batch ? { results } : results[0];
+  }
+
+  /** The nodes of the cluster as the registry knows them. */
+  @Get('nodes')
+  async listNodes() {
+    return { items: await this.nodes.list() };
+  }
+}

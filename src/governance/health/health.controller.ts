@@ -1,0 +1,54 @@
+import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { NodeState } from '../../cluster/node-state';
+import { DependencyProbes } from '../../common/probe';
+import { GatewayConfig } from '../../config/gateway.config';
+
+/**
+ * /health: every dependency of the mode (cluster: redis, etcd, kafka), 503 naming the one
+ * that failed. /health/live: the process answers. /health/ready: running (not draining) and
+ * every dependency up, so a balancer stops sending clients to a node that cannot serve them.
+ */
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    private readonly probes: DependencyProbes,
+    private readonly state: NodeState,
+    private readonly config: GatewayConfig,
+  ) {}
+
+  private checks() {
+    const timeout = this.config.governance.healthTimeoutMs;
+    return this.probes.probes.map((probe) => async () => {
+      const session = this.indicator.check(probe.name);
+      const started = Date.now();
+      try {
+        await probe.check(timeout);
+        return session.up({ latencyMs: Date.now() - started });
+      } catch (err) {
+        return session.down({ message: (err as Error).message || 'unreachable' });
+      }
+    });
+  }
+
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check(this.checks());
+  }
+
+  @Get('live')
+  @HttpCode(200)
+  live() {
+    return { status: 'ok', node: this.config.node.id, state: this.state.state };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  async ready() {
+    if (!this.state.accepting) throw new ServiceUnavailableException({ status: 'error', error: { node: { status: 'down', state: this.state.state } } });
+    return this.health.check(this.checks());
+  }
+}

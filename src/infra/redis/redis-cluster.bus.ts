@@ -1,0 +1,50 @@
+import { BusHandler, BusMessage, ClusterBus } from '../../bus/cluster-bus';
+import { logger } from '../../common/logger';
+import { RedisConnection } from './redis.connection';
+
+const log = logger('redis-bus');
+
+/**
+ * Redis pub/sub. Channels are prefixed with the key prefix so several gateways can share a
+ * Redis. ioredis re-subscribes every channel after a reconnect.
+ */
+export class RedisClusterBus extends ClusterBus {
+  private readonly handlers: BusHandler[] = [];
+  private readonly prefix: string;
+
+  constructor(private readonly redis: RedisConnection) {
+    super();
+    this.prefix = redis.keyPrefix;
+    redis.subscriber.on('message', (channel: string, payload: string) => {
+      let message: BusMessage;
+      try {
+        message = JSON.parse(payload) as BusMessage;
+      } catch {
+        log.warn({ channel }, 'dropping a bus message that is not JSON');
+        return;
+      }
+      const local = channel.slice(this.prefix.length);
+      for (const h of this.handlers) h(local, message);
+    });
+  }
+
+  onMessage(handler: BusHandler): void {
+    this.handlers.push(handler);
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    await this.redis.subscriber.subscribe(this.prefix + channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await this.redis.subscriber.unsubscribe(this.prefix + channel);
+  }
+
+  async publish(channel: string, message: BusMessage): Promise<number> {
+    return this.redis.command.publish(this.prefix + channel, JSON.stringify(message));
+  }
+
+  async close(): Promise<void> {
+    // the connection owner closes the clients
+  }
+}

@@ -1,0 +1,129 @@
+import { LRUCache } from 'lru-cache';
+import { Session, SessionPage, SessionQuery } from '../../session/session';
+import { SessionStore, matches } from '../../session/session.store';
+import { RedisConnection } from './redis.connection';
+
+const part = (s: string) => encodeURIComponent(s);
+
+/**
+ * Redis layout (prefix `gw:` by default):
+ *   <p>sess             hash  sid -> session JSON      (lookup by id, cluster-wide listing)
+ *   <p>u:<biz>:<user>   hash  sid -> session JSON      (the user -> links directory)
+ *   <p>n:<node>         set   sids held by a node      (cleanup when a node dies)
+ * Every write touches the three in one MULTI, so they never disagree. Reads go through a
+ * local LRU with a short TTL: a hot user's directory costs one Redis read per TTL.
+ */
+export class RedisSessionStore extends SessionStore {
+  private readonly bySid: LRUCache<string, Session | false>;
+  private readonly byUser: LRUCache<string, Session[]>;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    cacheMax: number,
+    cacheTtlMs: number,
+  ) {
+    super();
+    this.bySid = new LRUCache({ max: cacheMax, ttl: cacheTtlMs });
+    this.byUser = new LRUCache({ max: cacheMax, ttl: cacheTtlMs });
+  }
+
+  private get p(): string {
+    return this.redis.keyPrefix;
+  }
+  private userKey(bizId: string, userId: string): string {
+    return `${this.p}u:${part(bizId)}:${part(userId)}`;
+  }
+
+  async put(s: Session): Promise<void> {
+    const json = JSON.stringify(s);
+    const res = await this.redis.command
+      .multi()
+      .hset(`${this.p}sess`, s.sid, json)
+      .hset(this.userKey(s.bizId, s.userId), s.sid, json)
+      .sadd(`${this.p}n:${part(s.node)}`, s.sid)
+      .exec();
+    throwIfFailed(res);
+    this.bySid.set(s.sid, s);
+    this.byUser.delete(`${s.bizId}\0${s.userId}`);
+  }
+
+  async remove(s: Pick<Session, 'sid' | 'bizId' | 'userId' | 'node'>): Promise<void> {
+    const res = await this.redis.command
+      .multi()
+      .hdel(`${this.p}sess`, s.sid)
+      .hdel(this.userKey(s.bizId, s.userId), s.sid)
+      .srem(`${this.p}n:${part(s.node)}`, s.sid)
+      .exec();
+    throwIfFailed(res);
+    this.bySid.delete(s.sid);
+    this.byUser.delete(`${s.bizId}\0${s.userId}`);
+  }
+
+  async get(sid: string): Promise<Session | undefined> {
+    const cached = this.bySid.get(sid);
+    if (cached !== undefined) return cached || undefined;
+    const json = await this.redis.command.hget(`${this.p}sess`, sid);
+    const s = json ? (JSON.parse(json) as Session) : undefined;
+    this.bySid.set(sid, s ?? false);
+    return s;
+  }
+
+  async listByUser(bizId: string, userId: string): Promise<Session[]> {
+    const key = `${bizId}\0${userId}`;
+    const cached = this.byUser.get(key);
+    if (cached) return cached;
+    const all = await this.redis.command.hvals(this.userKey(bizId, userId));
+    const sessions = all.map((j) => JSON.parse(j) as Session);
+    this.byUser.set(key, sessions);
+    return sessions;
+  }
+
+  async list(q: SessionQuery): Promise<SessionPage> {
+    if (q.bizId !== undefined && q.userId !== undefined) {
+      const all = (await this.redis.command.hvals(this.userKey(q.bizId, q.userId))).map((j) => JSON.parse(j) as Session).filter((s) => matches(s, q));
+      all.sort((a, b) => a.connectedAt - b.connectedAt);
+      const start = Number(q.cursor ?? 0) || 0;
+      const items = all.slice(start, start + q.limit);
+      return start + q.limit < all.length ? { items, next: String(start + q.limit) } : { items };
+    }
+    // HSCAN pages the cluster-wide hash; filters apply per page, so keep scanning until the
+    // page is full or the scan ends. The cursor is Redis's own, so paging is stable under writes.
+    const items: Session[] = [];
+    let cursor = q.cursor ?? '0';
+    do {
+      const [next, flat] = await this.redis.command.hscan(`${this.p}sess`, cursor, 'COUNT', Math.max(q.limit, 100));
+      for (let i = 1; i < flat.length; i += 2) {
+        const s = JSON.parse(flat[i]) as Session;
+        if (matches(s, q)) items.push(s);
+      }
+      cursor = next;
+    } while (cursor !== '0' && items.length < q.limit);
+    return cursor === '0' ? { items } : { items, next: cursor };
+  }
+
+  async removeNode(node: string): Promise<number> {
+    const sids = await this.redis.command.smembers(`${this.p}n:${part(node)}`);
+    if (sids.length === 0) return 0;
+    const jsons = await this.redis.command.hmget(`${this.p}sess`, ...sids);
+    const multi = this.redis.command.multi();
+    sids.forEach((sid, i) => {
+      multi.hdel(`${this.p}sess`, sid);
+      const json = jsons[i];
+      if (json) {
+        const s = JSON.parse(json) as Session;
+        multi.hdel(this.userKey(s.bizId, s.userId), sid);
+        this.byUser.delete(`${s.bizId}\0${s.userId}`);
+      }
+      this.bySid.delete(sid);
+    });
+    multi.del(`${this.p}n:${part(node)}`);
+    throwIfFailed(await multi.exec());
+    return sids.length;
+  }
+}
+
+function throwIfFailed(res: [Error | null, unknown][] | null): void {
+  if (!res) throw new Error('redis transaction aborted');
+  const failed = res.find(([err]) => err);
+  if (failed) throw failed[0];
+}

@@ -1,0 +1,67 @@
+import Redis, { RedisOptions } from 'ioredis';
+import { logger } from '../../common/logger';
+
+const log = logger('redis');
+
+/**
+ * Owns the node's Redis connections: one for commands, one in subscriber mode for the bus.
+ * Commands fail fast while Redis is away (no offline queue), so callers answer 503 instead
+ * of piling up work; the clients reconnect with capped exponential backoff.
+ */
+export class RedisConnection {
+  readonly command: Redis;
+  private subscriber_?: Redis;
+
+  constructor(
+    readonly url: string,
+    readonly keyPrefix: string,
+  ) {
+    this.command = this.create('command');
+  }
+
+  private create(role: string): Redis {
+    const options: RedisOptions = {
+      lazyConnect: false,
+      enableOfflineQueue: role === 'subscriber',
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      connectionName: `ws-gateway:${role}`,
+    };
+    const client = new Redis(this.url, options);
+    let down = false;
+    client.on('error', (err) => {
+      if (!down) log.warn({ role, err: err.message }, 'redis connection error');
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) log.info({ role }, 'redis connection restored');
+      down = false;
+    });
+    return client;
+  }
+
+  get subscriber(): Redis {
+    this.subscriber_ ??= this.create('subscriber');
+    return this.subscriber_;
+  }
+
+  /** Resolves when Redis answers PING within `timeoutMs`. */
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.command.ping(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.command.quit(), this.subscriber_?.quit()]);
+    this.command.disconnect();
+    this.subscriber_?.disconnect();
+  }
+}

@@ -1,0 +1,114 @@
+import type { WebSocket } from 'ws';
+import type { Codec } from '../codec/codec';
+import type { Frame } from '../codec/frame';
+import type { Session } from '../session/session';
+import { CloseCode } from './close-codes';
+import type { WheelEntry } from './timer-wheel';
+
+export const enum LinkState {
+  OPEN = 0,
+  CLOSING = 1,
+  CLOSED = 2,
+}
+
+/** What a link needs from the node that owns it; implemented by LinkManager. */
+export interface LinkOwner {
+  readonly sendQueueMaxBytes: number;
+  /** marks the link for the next coalesced flush */
+  markDirty(link: Link): void;
+  onSlow(link: Link): void;
+  countOut(frames: number, bytes: number): void;
+}
+
+/**
+ * One client connection. Writes are queued and flushed once per event-loop turn (corked), so
+ * a burst of pushes costs one syscall; a link whose backlog (our queue plus the socket's)
+ * passes the bound is closed with 4008 rather than growing memory without limit.
+ * Only this class touches the socket.
+ */
+export class Link implements WheelEntry {
+  state = LinkState.OPEN;
+  wheelSlot = -1;
+  wheelRounds = 0;
+  /** pings sent since the peer was last heard from */
+  missedPongs = 0;
+  /** epoch ms after which the link closes with 4001 unless a `token` frame extends it */
+  expiresAt: number;
+
+  private queue: (Buffer | string)[] = [];
+  private queuedBytes = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly session: Session,
+    readonly codec: Codec,
+    expiresAt: number,
+    private readonly owner: LinkOwner,
+  ) {
+    this.expiresAt = expiresAt;
+  }
+
+  get id(): string {
+    return this.session.sid;
+  }
+
+  /** bytes waiting to reach the peer: our queue plus what the socket has buffered */
+  get backlogBytes(): number {
+    return this.queuedBytes + this.ws.bufferedAmount;
+  }
+
+  send(frame: Frame): boolean {
+    return this.sendEncoded(this.codec.encode(frame));
+  }
+
+  /**
+   * Queues an already encoded payload (for one frame encoded once and written to many links).
+   * Returns false when the link is closed or was just closed as a slow consumer.
+   */
+  sendEncoded(payload: Buffer | string): boolean {
+    if (this.state !== LinkState.OPEN) return false;
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (this.backlogBytes + size > this.owner.sendQueueMaxBytes) {
+      this.owner.onSlow(this);
+      return false;
+    }
+    if (this.queue.length === 0) this.owner.markDirty(this);
+    this.queue.push(payload);
+    this.queuedBytes += size;
+    return true;
+  }
+
+  /** Writes everything queued in one corked batch. Called by the owner's flush. */
+  flush(): void {
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    this.queue = [];
+    const bytes = this.queuedBytes;
+    this.queuedBytes = 0;
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const binary = this.codec.binary;
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    socket?.cork();
+    for (const payload of queue) this.ws.send(payload, { binary, compress: false });
+    socket?.uncork();
+    this.owner.countOut(queue.length, bytes);
+  }
+
+  /** Flushes what is queued, then starts the closing handshake. */
+  close(code: number, reason: string): void {
+    if (this.state !== LinkState.OPEN) return;
+    this.flush();
+    this.state = LinkState.CLOSING;
+    this.ws.close(code, reason.slice(0, 120));
+  }
+
+  /** Drops the connection without a handshake (dead peer, or a close that did not complete). */
+  terminate(): void {
+    this.state = LinkState.CLOSING;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.ws.terminate();
+  }
+
+  static readonly CloseCode = CloseCode;
+}

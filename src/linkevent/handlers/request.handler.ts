@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import { AckCode, UplinkBackend, UplinkReply } from '../../backend/uplink.backend';
+import type { Frame } from '../../codec/frame';
+import { logger } from '../../common/logger';
+import type { Link } from '../../link/link';
+import { GatewayMetrics } from '../../metrics/gateway.metrics';
+import type { LinkEventHandler } from '../link-event.handler';
+
+const log = logger('uplink');
+const REQUEST_TIMEOUT_MS = 10000;
+
+/** `req {id, body}` -> the biz backend -> exactly one `ack {id, code, body?, msg?}`. */
+@Injectable()
+export class RequestHandler implements LinkEventHandler {
+  constructor(
+    private readonly backend: UplinkBackend,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  async onFrame(link: Link, frame: Frame): Promise<boolean> {
+    if (frame.type !== 'req') return false;
+    const id = frame.id ?? '';
+    if (id === '' || id.length > 64) {
+      link.send({ type: 'ack', id: id.slice(0, 64), code: AckCode.BAD_REQUEST, msg: 'req needs an id of 1-64 characters' });
+      return true;
+    }
+    const started = process.hrtime.bigint();
+    let reply: UplinkReply;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      reply = await Promise.race([
+        this.backend.request({ session: link.session, id, body: frame.body }),
+        new Promise<UplinkReply>((resolve) => (timer = setTimeout(() => resolve({ code: AckCode.TIMEOUT, msg: 'backend did not answer in time' }), REQUEST_TIMEOUT_MS))),
+      ]);
+    } catch (err) {
+      log.error({ sid: link.id, err: (err as Error).message }, 'backend threw');
+      reply = { code: AckCode.BACKEND_ERROR, msg: 'backend error' };
+    } finally {
+      clearTimeout(timer);
+    }
+    const labels = { backend: this.backend.name };
+    this.metrics.uplinkLatency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    if (reply.code !== AckCode.OK) this.metrics.uplinkErrors.inc({ ...labels, code: String(reply.code) });
+    link.send({ type: 'ack', id, code: reply.code, ...(reply.body !== undefined ? { body: reply.body } : {}), ...(reply.msg ? { msg: reply.msg } : {}) });
+    return true;
+  }
+}

@@ -1,0 +1,60 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the node exports, in one registry served by the governance app's /metrics.
+ * Parts record at their edges (upgrader, link, push delivery, adapters); names pass
+ * `promtool check metrics`.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly onlineUsers = new Gauge({ name: 'websocket_gateway_online_users', help: 'Distinct users with at least one link on this node', registers: [this.registry] });
+  readonly connections = new Gauge({ name: 'websocket_gateway_connections', help: 'Open WebSocket links on this node', registers: [this.registry] });
+  readonly upgrades = new Counter({ name: 'websocket_gateway_upgrades_total', help: 'Upgrade attempts by result', labelNames: ['result'], registers: [this.registry] });
+  readonly closes = new Counter({ name: 'websocket_gateway_link_closes_total', help: 'Links closed, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly framesIn = new Counter({ name: 'websocket_gateway_frames_in_total', help: 'Frames received from clients, by type', labelNames: ['type'], registers: [this.registry] });
+  readonly framesOut = new Counter({ name: 'websocket_gateway_frames_out_total', help: 'Frames written to clients', registers: [this.registry] });
+  readonly bytesIn = new Counter({ name: 'websocket_gateway_bytes_in_total', help: 'Payload bytes received from clients', registers: [this.registry] });
+  readonly bytesOut = new Counter({ name: 'websocket_gateway_bytes_out_total', help: 'Payload bytes written to clients', registers: [this.registry] });
+  readonly badFrames = new Counter({ name: 'websocket_gateway_bad_frames_total', help: 'Client frames refused, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly pushesDelivered = new Counter({ name: 'websocket_gateway_push_delivered_total', help: 'Push frames written to links', registers: [this.registry] });
+  readonly pushesAccepted = new Counter({ name: 'websocket_gateway_push_accepted_total', help: 'Push envelopes accepted, by source', labelNames: ['source'], registers: [this.registry] });
+  readonly pushesDropped = new Counter({ name: 'websocket_gateway_push_dropped_total', help: 'Pushes not delivered to a link, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly pushLatency = new Histogram({
+    name: 'websocket_gateway_push_latency_seconds',
+    help: 'From push acceptance to the frame being queued on the link',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly uplinkLatency = new Histogram({
+    name: 'websocket_gateway_uplink_latency_seconds',
+    help: 'Client req to backend answer, by backend',
+    labelNames: ['backend'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly uplinkErrors = new Counter({ name: 'websocket_gateway_uplink_errors_total', help: 'Client requests answered with an error code, by backend and code', labelNames: ['backend', 'code'], registers: [this.registry] });
+  readonly heartbeatTimeouts = new Counter({ name: 'websocket_gateway_heartbeat_timeouts_total', help: 'Links terminated after missed pongs', registers: [this.registry] });
+  private readonly loop = monitorEventLoopDelay({ resolution: 10 });
+  readonly eventLoopDelay = new Gauge({
+    name: 'websocket_gateway_event_loop_delay_p99_seconds',
+    help: 'p99 event-loop delay since the previous scrape',
+    registers: [this.registry],
+    // sampled at scrape time, then reset, so each scrape covers the interval since the last one
+    collect: () => {
+      this.eventLoopDelay.set(this.loop.percentile(99) / 1e9);
+      this.loop.reset();
+    },
+  });
+  readonly nativeBufferUtil = new Gauge({ name: 'websocket_gateway_native_bufferutil', help: '1 if the bufferutil native addon is loaded for ws masking', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.loop.enable();
+  }
+
+  close(): void {
+    this.loop.disable();
+  }
+}

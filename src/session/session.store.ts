@@ -1,0 +1,25 @@
+import type { Session, SessionPage, SessionQuery } from './session';
+
+/**
+ * Sessions and the user -> links directory, shared by every node of the cluster.
+ * Guarantees: after put() resolves, get() and listByUser() on any node see the session
+ * (cached reads may lag by at most session.cacheTtlMs); after remove() resolves they stop
+ * seeing it on the node that removed it, and on others within the cache TTL.
+ */
+export abstract class SessionStore {
+  abstract put(session: Session): Promise<void>;
+  abstract remove(session: Pick<Session, 'sid' | 'bizId' | 'userId' | 'node'>): Promise<void>;
+  abstract get(sid: string): Promise<Session | undefined>;
+  /** every link of one user, on any node */
+  abstract listByUser(bizId: string, userId: string): Promise<Session[]>;
+  abstract list(query: SessionQuery): Promise<SessionPage>;
+  /** drops every session recorded for `node` (a crashed node, or this one restarting with the same id) */
+  abstract removeNode(node: string): Promise<number>;
+}
+
+export function matches(s: Session, q: SessionQuery): boolean {
+  if (q.bizId !== undefined && s.bizId !== q.bizId) return false;
+  if (q.userId !== undefined && s.userId !== q.userId) return false;
+  if (q.name !== undefined && !(s.name ?? '').toLowerCase().includes(q.name.toLowerCase())) return false;
+  return true;
+}

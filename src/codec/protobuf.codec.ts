@@ -28,7 +28,7 @@ export class ProtobufCodec extends Codec {
     }
     const kind = message.kind as FrameCase | undefined;
     if (!kind) throw new FrameDecodeError('protobuf Frame has no kind set');
-    const inner = FrameMessage.toObject(message, { defaults: false, bytes: Buffer })[kind] as Record<string, unknown>;
+    const inner = FrameMessage.toObject(message, { defaults: false, bytes: Buffer, longs: Number })[kind] as Record<string, unknown>;
     const { body, ...fields } = inner;
     const frame: Record<string, unknown> = { type: FRAME_TYPES[kind], ...fields };
     if (body instanceof Uint8Array && body.length > 0) {

@@ -1,9 +1,10 @@
+import { createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { configSchema, RawConfig } from './config.schema';
+import { configSchema, crossCheck, RawConfig } from './config.schema';
 
 /** The names DESIGN.md promises operators, mapped to their place in the config. */
 export const ENV_ALIASES: Readonly<Record<string, string>> = {
@@ -29,8 +30,7 @@ type Leaf = 'string' | 'number' | 'boolean' | 'array';
 
 function unwrap(schema: z.ZodTypeAny): z.ZodTypeAny {
   for (;;) {
-    if (schema instanceof z.ZodEffects) schema = schema.innerType();
-    else if (schema instanceof z.ZodDefault) schema = schema._def.innerType;
+    if (schema instanceof z.ZodDefault) schema = schema._def.innerType;
     else if (schema instanceof z.ZodOptional) schema = schema.unwrap();
     else return schema;
   }
@@ -143,6 +143,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       problems.push(`${at}: ${issue.message}${leaf ? ` (env ${leaf.env})` : ''}`);
     }
   }
+  for (const p of crossCheck(raw)) {
+    const leaf = byPath.get(p.path);
+    problems.push(`${p.path}: ${p.message}${leaf ? ` (env ${leaf.env})` : ''}`);
+  }
   if (problems.length || !result.success) throw new ConfigError(problems);
 
   const c = result.data;
@@ -157,13 +161,22 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     }
   }
   c.auth.publicKeys = c.auth.publicKeys.map((k, i) => {
-    if (k.includes('-----BEGIN')) return k;
-    try {
-      return fs.readFileSync(path.resolve(cwd, k), 'utf8');
-    } catch (err) {
-      problems.push(`auth.publicKeys.${i}: cannot read ${k}: ${(err as Error).message}`);
-      return k;
+    let pem = k;
+    if (!k.includes('-----BEGIN')) {
+      try {
+        pem = fs.readFileSync(path.resolve(cwd, k), 'utf8');
+      } catch (err) {
+        problems.push(`auth.publicKeys.${i}: cannot read ${k}: ${(err as Error).message}`);
+        return k;
+      }
     }
+    try {
+      const type = createPublicKey(pem).asymmetricKeyType;
+      if (type !== 'rsa' && type !== 'ec') problems.push(`auth.publicKeys.${i}: ${type} keys are not supported (RSA or EC)`);
+    } catch (err) {
+      problems.push(`auth.publicKeys.${i}: not a PEM public key (${(err as Error).message})`);
+    }
+    return pem;
   });
   if (problems.length) throw new ConfigError(problems);
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().positive();
 const nonEmpty = z.string().min(1);
+const strictObject = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
 /**
  * Every setting of a node. Defaults make `embedded` mode run with no file at all; `cluster` mode
@@ -11,14 +12,12 @@ const nonEmpty = z.string().min(1);
 export const configSchema = z
   .object({
     mode: z.enum(['embedded', 'cluster']).default('embedded'),
-    node: z
-      .object({
+    node: strictObject({
         /** unique per process; defaults to <hostname>-<pid> */
         id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (1-64)').optional(),
       })
       .default({}),
-    gateway: z
-      .object({
+    gateway: strictObject({
         host: nonEmpty.default('127.0.0.1'),
         port: port.default(9002),
         path: z.string().startsWith('/').default('/ws'),
@@ -28,8 +27,7 @@ export const configSchema = z
         maxConnections: z.number().int().positive().default(10000),
       })
       .default({}),
-    upgrader: z
-      .object({
+    upgrader: strictObject({
         /** Origin header values allowed to upgrade; empty = any (non-browser clients send none) */
         allowedOrigins: z.array(nonEmpty).default([]),
         /** upgrades per source IP per window before 429 */
@@ -37,8 +35,7 @@ export const configSchema = z
         rateWindowSec: z.number().int().positive().default(1),
       })
       .default({}),
-    auth: z
-      .object({
+    auth: strictObject({
         /** HS256 shared secret */
         jwtSecret: z.string().optional(),
         /** PEM public keys (inline or a path to a .pem file) for RS256 / ES256 */
@@ -51,8 +48,7 @@ export const configSchema = z
         allowNoExp: z.boolean().default(false),
       })
       .default({}),
-    link: z
-      .object({
+    link: strictObject({
         heartbeatMs: ms.default(25000),
         /** pings left unanswered before the peer is taken for dead and terminated */
         maxMissedPongs: z.number().int().min(1).default(2),
@@ -62,30 +58,26 @@ export const configSchema = z
         sendQueueMaxBytes: z.number().int().min(1024).default(1024 * 1024),
       })
       .default({}),
-    codec: z.object({ default: z.enum(['json', 'protobuf']).default('json') }).default({}),
-    session: z
-      .object({
+    codec: strictObject({ default: z.enum(['json', 'protobuf']).default('json') }).default({}),
+    session: strictObject({
         cacheMax: z.number().int().positive().default(10000),
         cacheTtlMs: ms.default(5000),
       })
       .default({}),
-    redis: z.object({ url: z.string().url().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('gw:') }).default({}),
-    kafka: z
-      .object({
+    redis: strictObject({ url: z.string().url().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('gw:') }).default({}),
+    kafka: strictObject({
         brokers: z.array(nonEmpty).default(['127.0.0.1:9092']),
         clientId: nonEmpty.default('ws-gateway'),
       })
       .default({}),
-    etcd: z
-      .object({
+    etcd: strictObject({
         endpoints: z.array(nonEmpty).default(['http://127.0.0.1:2379']),
         prefix: z.string().default('/gateway/nodes/'),
         leaseTtlSec: z.number().int().min(2).default(10),
         loadIntervalMs: ms.default(3000),
       })
       .default({}),
-    governance: z
-      .object({
+    governance: strictObject({
         host: nonEmpty.default('127.0.0.1'),
         port: port.default(9003),
         adminToken: z.string().optional(),
@@ -93,28 +85,29 @@ export const configSchema = z
         healthTimeoutMs: ms.default(1500),
       })
       .default({}),
-    shutdown: z.object({ drainTimeoutMs: ms.default(10000) }).default({}),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({}),
+    shutdown: strictObject({ drainTimeoutMs: ms.default(10000) }).default({}),
+    log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({}),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (c.mode === 'cluster') {
-      if (!c.auth.jwtSecret && c.auth.publicKeys.length === 0) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'jwtSecret'], message: 'cluster mode needs auth.jwtSecret or auth.publicKeys' });
-      }
-      if (!c.governance.adminToken) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['governance', 'adminToken'], message: 'cluster mode needs an admin token' });
-      }
-    }
-    if (c.auth.jwtSecret !== undefined && c.auth.jwtSecret.length < 16) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['auth', 'jwtSecret'], message: 'must be at least 16 characters' });
-    }
-    if (c.governance.adminToken !== undefined && c.governance.adminToken.length < 16) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['governance', 'adminToken'], message: 'must be at least 16 characters' });
-    }
-    if (c.gateway.port !== 0 && c.gateway.port === c.governance.port && c.gateway.host === c.governance.host) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['governance', 'port'], message: 'must differ from gateway.port' });
-    }
-  });
+  .strict();
 
 export type RawConfig = z.infer<typeof configSchema>;
+
+/**
+ * Checks across keys, run on the raw input (before defaults) so they are reported together
+ * with the schema's own problems rather than only once those are fixed.
+ */
+export function crossCheck(raw: Record<string, any>): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const auth = raw.auth ?? {};
+  const governance = raw.governance ?? {};
+  const gateway = raw.gateway ?? {};
+  if (raw.mode === 'cluster') {
+    if (!auth.jwtSecret && !(Array.isArray(auth.publicKeys) && auth.publicKeys.length)) problems.push({ path: 'auth.jwtSecret', message: 'cluster mode needs auth.jwtSecret or auth.publicKeys' });
+    if (!governance.adminToken) problems.push({ path: 'governance.adminToken', message: 'cluster mode needs an admin token' });
+  }
+  if (typeof auth.jwtSecret === 'string' && auth.jwtSecret.length < 16) problems.push({ path: 'auth.jwtSecret', message: 'must be at least 16 characters' });
+  if (typeof governance.adminToken === 'string' && governance.adminToken.length < 16) problems.push({ path: 'governance.adminToken', message: 'must be at least 16 characters' });
+  const gwPort = gateway.port ?? 9002;
+  if (gwPort !== 0 && gwPort === (governance.port ?? 9003) && (gateway.host ?? '127.0.0.1') === (governance.host ?? '127.0.0.1')) problems.push({ path: 'governance.port', message: 'must differ from gateway.port' });
+  return problems;
+}

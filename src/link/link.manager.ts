@@ -212,8 +212,9 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
       if (redirectUrl) link.send({ type: 'redirect', url: redirectUrl, reason });
       this.closeLink(link, code, reason);
     }
-    const deadline = Date.now() + timeoutMs;
-    while (this.registry.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.registry.whenEmpty(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     for (const link of [...this.registry.all()]) link.terminate();
   }
 }

@@ -2,23 +2,12 @@ import type { Link } from './link';
 
 const userKey = (bizId: string, userId: string) => `${bizId}\u0000${userId}`;
 
-export interface RegistryListener {
-  /** the first local link of this user opened */
-  userOnline(bizId: string, userId: string): void;
-  /** the last local link of this user closed */
-  userOffline(bizId: string, userId: string): void;
-}
-
 /** The links this node holds, indexed by id, by user and by biz. Local state only. */
 export class LinkRegistry {
   private readonly bySid = new Map<string, Link>();
   private readonly byUser = new Map<string, Set<Link>>();
   private readonly byBiz = new Map<string, Set<Link>>();
-  private readonly listeners: RegistryListener[] = [];
-
-  listen(listener: RegistryListener): void {
-    this.listeners.push(listener);
-  }
+  private emptyWaiters: (() => void)[] = [];
 
   get size(): number {
     return this.bySid.size;
@@ -33,13 +22,11 @@ export class LinkRegistry {
     this.bySid.set(sid, link);
     const key = userKey(bizId, userId);
     let links = this.byUser.get(key);
-    const first = !links;
     if (!links) this.byUser.set(key, (links = new Set()));
     links.add(link);
     let biz = this.byBiz.get(bizId);
     if (!biz) this.byBiz.set(bizId, (biz = new Set()));
     biz.add(link);
-    if (first) for (const l of this.listeners) l.userOnline(bizId, userId);
   }
 
   remove(link: Link): boolean {
@@ -49,13 +36,18 @@ export class LinkRegistry {
     const key = userKey(bizId, userId);
     const links = this.byUser.get(key);
     links?.delete(link);
-    const last = links !== undefined && links.size === 0;
-    if (last) this.byUser.delete(key);
+    if (links && links.size === 0) this.byUser.delete(key);
     const biz = this.byBiz.get(bizId);
     biz?.delete(link);
     if (biz && biz.size === 0) this.byBiz.delete(bizId);
-    if (last) for (const l of this.listeners) l.userOffline(bizId, userId);
+    if (this.bySid.size === 0 && this.emptyWaiters.length) for (const w of this.emptyWaiters.splice(0)) w();
     return true;
+  }
+
+  /** Resolves once no link is left. */
+  whenEmpty(): Promise<void> {
+    if (this.bySid.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
   get(sid: string): Link | undefined {

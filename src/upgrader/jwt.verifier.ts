@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import * as jwt from 'jsonwebtoken';
+import { createPublicKey, KeyObject } from 'node:crypto';
 import { GatewayConfig } from '../config/gateway.config';
 
 /** Who the token says the client is (DESIGN.md claims: sub, biz, did, name, exp). */
@@ -30,11 +31,18 @@ const ID = /^[\w.@:+-]{1,128}$/;
 export class JwtVerifier {
   private readonly hmacAlgs: jwt.Algorithm[];
   private readonly keyAlgs: jwt.Algorithm[];
+  /** public keys by family: RS* verify against rsa keys only, ES* against ec keys only */
+  private readonly keys: { rsa: KeyObject[]; ec: KeyObject[] } = { rsa: [], ec: [] };
 
   constructor(private readonly config: GatewayConfig) {
     const algs = config.auth.algorithms as jwt.Algorithm[];
     this.hmacAlgs = config.auth.jwtSecret ? algs.filter((a) => a.startsWith('HS')) : [];
-    this.keyAlgs = config.auth.publicKeys.length ? algs.filter((a) => !a.startsWith('HS')) : [];
+    for (const pem of config.auth.publicKeys) {
+      const key = createPublicKey(pem);
+      if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'ec') this.keys[key.asymmetricKeyType].push(key);
+      else throw new Error(`auth.publicKeys: unsupported key type ${key.asymmetricKeyType}`);
+    }
+    this.keyAlgs = algs.filter((a) => (a.startsWith('RS') && this.keys.rsa.length) || (a.startsWith('ES') && this.keys.ec.length));
   }
 
   verify(token: string): Identity {
@@ -47,7 +55,10 @@ export class JwtVerifier {
     let lastError: Error | undefined;
     const attempts: [jwt.Secret, jwt.Algorithm[]][] = [];
     if (this.hmacAlgs.includes(header.alg as jwt.Algorithm)) attempts.push([auth.jwtSecret!, this.hmacAlgs]);
-    if (this.keyAlgs.includes(header.alg as jwt.Algorithm)) for (const key of auth.publicKeys) attempts.push([key, this.keyAlgs]);
+    if (this.keyAlgs.includes(header.alg as jwt.Algorithm)) {
+      const alg = header.alg as jwt.Algorithm;
+      for (const key of alg.startsWith('RS') ? this.keys.rsa : this.keys.ec) attempts.push([key, [alg]]);
+    }
     if (attempts.length === 0) throw new TokenError(`algorithm ${String(header.alg)} is not allowed`);
     for (const [key, algorithms] of attempts) {
       try {

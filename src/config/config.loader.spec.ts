@@ -1,0 +1,82 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, DEV_JWT_SECRET, configLeaves, loadConfig } from './config.loader';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gwcfg-'));
+
+describe('config loader', () => {
+  it('boots embedded mode with no file and no variables, with development secrets noted', () => {
+    const { config, notes } = loadConfig({ env: {}, cwd: tmp() });
+    assert.equal(config.mode, 'embedded');
+    assert.equal(config.gateway.port, 9002);
+    assert.equal(config.governance.port, 9003);
+    assert.equal(config.link.heartbeatMs, 25000);
+    assert.equal(config.link.maxPayloadBytes, 512 * 1024);
+    assert.equal(config.auth.jwtSecret, DEV_JWT_SECRET);
+    assert.equal(config.gateway.publicUrl, 'ws://127.0.0.1:9002/ws');
+    assert.equal(notes.length, 2);
+  });
+
+  it('applies the DESIGN.md variables and the generic GATEWAY_<PATH> ones with their types', () => {
+    const { config } = loadConfig({
+      cwd: tmp(),
+      env: {
+        GATEWAY_MODE: 'cluster',
+        GATEWAY_PORT: '9100',
+        GATEWAY_NODE_ID: 'n-1',
+        GATEWAY_JWT_SECRET: 'a-secret-of-enough-length',
+        GATEWAY_ADMIN_TOKEN: 'admin-token-of-enough-length',
+        GATEWAY_KAFKA_BROKERS: 'k1:9092, k2:9092',
+        GATEWAY_LINK_HEARTBEAT_MS: '500',
+        GATEWAY_AUTH_ALLOW_NO_EXP: 'true',
+      },
+    });
+    assert.equal(config.mode, 'cluster');
+    assert.equal(config.gateway.port, 9100);
+    assert.equal(config.node.id, 'n-1');
+    assert.deepEqual(config.kafka.brokers, ['k1:9092', 'k2:9092']);
+    assert.equal(config.link.heartbeatMs, 500);
+    assert.equal(config.auth.allowNoExp, true);
+  });
+
+  it('lets variables override the YAML file named by CONFIG_FILE', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'gw.yaml'), 'gateway:\n  port: 9200\nlink:\n  heartbeatMs: 1000\n');
+    const { config, file } = loadConfig({ cwd: dir, env: { CONFIG_FILE: 'gw.yaml', GATEWAY_LINK_HEARTBEAT_MS: '2000' } });
+    assert.equal(file, 'gw.yaml');
+    assert.equal(config.gateway.port, 9200);
+    assert.equal(config.link.heartbeatMs, 2000);
+  });
+
+  it('lists every problem in one error: bad values, unknown keys, unknown variables, cluster secrets', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'gateway:\n  port: 70000\n  colour: blue\n');
+    let error: unknown;
+    try {
+      loadConfig({ cwd: dir, env: { CONFIG_FILE: 'bad.yaml', GATEWAY_MODE: 'cluster', GATEWAY_LINK_HEARTBEAT_MS: 'soon', GATEWAY_TYPO: 'x' } });
+    } catch (err) {
+      error = err;
+    }
+    assert.ok(error instanceof ConfigError);
+    const text = error.message;
+    for (const expected of ['GATEWAY_TYPO: unknown variable', 'gateway.port', 'colour', 'link.heartbeatMs', 'auth.jwtSecret', 'governance.adminToken']) {
+      assert.ok(text.includes(expected), `expected "${expected}" in:\n${text}`);
+    }
+    assert.ok(error.problems.length >= 6);
+  });
+
+  it('refuses a YAML file that does not parse, naming it', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'broken.yaml'), 'gateway: [unclosed\n');
+    assert.throws(() => loadConfig({ cwd: dir, env: { CONFIG_FILE: 'broken.yaml' } }), (e: Error) => e instanceof ConfigError && e.message.includes('broken.yaml'));
+  });
+
+  it('maps every leaf to a distinct variable name', () => {
+    const names = configLeaves().map((l) => l.env);
+    assert.equal(new Set(names).size, names.length);
+    assert.ok(names.includes('GATEWAY_LINK_SEND_QUEUE_MAX_BYTES'));
+  });
+});

@@ -13,6 +13,7 @@
 # Env: DEPS_STATE_DIR (default <repo>/.deps/state): pid files, logs, data
 #      DEPS_KAFKA_LIBS (default <repo>/.deps/kafka/libs): Kafka jars
 #      DEPS_KAFKA_TIMEOUT (default 90), DEPS_ETCD_TIMEOUT (30), DEPS_REDIS_TIMEOUT (15): seconds to wait until it answers
+#      DEPS_REDIS_PORT (default 6379; for testing the script)
 #      KAFKA_HEAP_OPTS (default "-Xmx512m -Xms256m"), KAFKA_JVM_OPTS (extra JVM flags for the broker)
 set -euo pipefail
 
@@ -23,7 +24,7 @@ KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
 KAFKA_LIBS="${DEPS_KAFKA_LIBS:-$REPO_ROOT/.deps/kafka/libs}"
 
 HOST=127.0.0.1
-REDIS_PORT=6379
+REDIS_PORT="${DEPS_REDIS_PORT:-6379}"
 ETCD_PORT=2379
 ETCD_PEER_PORT=2380
 KAFKA_PORT=9092
@@ -92,7 +93,7 @@ spawn() { # <pidfile> <logfile> <cmd...>
   local pidfile="$1" logfile="$2"; shift 2
   rm -f "$pidfile"
   # The inner bash writes its own pid and execs the command, so the pid is right even if setsid forks.
-  nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 &
+  nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
   local i
   for i in $(seq 1 50); do
     [[ -s "$pidfile" ]] && return 0
@@ -151,7 +152,7 @@ redis_start() {
   : >"$REDIS_LOG"
   log "starting redis on $HOST:$REDIS_PORT"
   redis-server --daemonize yes --bind "$HOST" --port "$REDIS_PORT" --save "" --appendonly no \
-    --dir "$STATE_DIR/redis" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" \
+    --dir "$STATE_DIR/redis" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" 9>&- \
     || die_with_log "redis-server failed to start" "$REDIS_LOG"
   local deadline=$(( $(now) + REDIS_TIMEOUT ))
   until redis_up; do
@@ -428,6 +429,7 @@ services_from_args() {
   echo "$@"
 }
 
+# fd 9 holds the lock; every process started from here closes it (9>&-), or a daemon would keep it forever
 with_lock() {
   mkdir -p "$STATE_DIR"
   exec 9>"$STATE_DIR/.lock"

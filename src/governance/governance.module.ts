@@ -14,7 +14,8 @@ import { MetricsController } from './metrics/metrics.controller';
 
 /**
  * The governance app (:9003), its own Nest app on its own port. It shares the gateway app's
- * singletons (metrics, sessions, push, state) rather than building a second set.
+ * singletons (metrics, sessions, push, state) rather than building a second set. Nest runs
+ * lifecycle hooks on shared instances once per app, so shared classes keep their hooks idempotent.
  */
 @Module({})
 export class GovernanceModule {

@@ -14,8 +14,15 @@ import { RedisClusterBus } from './redis/redis-cluster.bus';
 import { RedisConnection } from './redis/redis.connection';
 import { RedisSessionStore } from './redis/redis-session.store';
 
+/** Waits for the connections at boot (a clear error if one is unreachable), closes them at the end. */
 class InfraLifecycle {
-  constructor(private readonly closers: (() => Promise<void> | void)[]) {}
+  constructor(
+    private readonly openers: (() => Promise<void>)[],
+    private readonly closers: (() => Promise<void> | void)[],
+  ) {}
+  async onModuleInit(): Promise<void> {
+    await Promise.all(this.openers.map((open) => open()));
+  }
   async onApplicationShutdown(): Promise<void> {
     for (const close of this.closers) await close();
   }
@@ -60,7 +67,7 @@ export class InfraModule {
           ],
         },
       },
-      { provide: InfraLifecycle, useValue: new InfraLifecycle([() => redis.close(), () => etcd.close()]) },
+      { provide: InfraLifecycle, useValue: new InfraLifecycle([() => redis.waitReady(10000), () => etcd.ping(10000)], [() => redis.close(), () => etcd.close()]) },
     ];
   }
 }

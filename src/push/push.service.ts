@@ -38,9 +38,15 @@ export class PushService implements OnModuleInit {
     private readonly metrics: GatewayMetrics,
   ) {}
 
-  async onModuleInit(): Promise<void> {
-    this.bus.onMessage((channel, message) => this.onBus(channel, message));
-    await this.bus.subscribe(Channels.node(this.config.node.id));
+  private started?: Promise<void>;
+
+  /** Idempotent: the governance app shares this instance, and Nest runs hooks once per app. */
+  onModuleInit(): Promise<void> {
+    this.started ??= (async () => {
+      this.bus.onMessage((channel, message) => this.onBus(channel, message));
+      await this.bus.subscribe(Channels.node(this.config.node.id));
+    })();
+    return this.started;
   }
 
   async push(env: Envelope, source: string): Promise<PushResult> {

@@ -46,6 +46,23 @@ export class RedisConnection {
     return this.subscriber_;
   }
 
+  /** Resolves once the command connection is ready; rejects after `timeoutMs` with the URL. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    if (this.command.status === 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    let onReady: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        this.command.once('ready', onReady);
+        timer = setTimeout(() => reject(new Error(`redis at ${redact(this.url)} not reachable within ${timeoutMs} ms`)), timeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onReady) this.command.off('ready', onReady);
+    }
+  }
+
   /** Resolves when Redis answers PING within `timeoutMs`. */
   async ping(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -64,4 +81,9 @@ export class RedisConnection {
     this.command.disconnect();
     this.subscriber_?.disconnect();
   }
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

@@ -1,0 +1,21 @@
+# Gateway image: build with the full toolchain, run on a slim Node 20.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY proto proto
+COPY scripts/gen-proto.js scripts/gen-proto.js
+COPY src src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production GATEWAY_HOST=0.0.0.0 GATEWAY_GOVERNANCE_HOST=0.0.0.0
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY config config
+COPY package.json ./
+EXPOSE 9002 9003
+USER node
+CMD ["node", "dist/src/main.js"]

@@ -1,0 +1,80 @@
+# Every command a user or CI needs. `make run` and `make test` work on a fresh machine of ours
+# (Debian, Node 20, Java 17, Maven): they install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+
+.PHONY: help setup deps deps_stop build run test ut it e2e fmt lint bench e2e_up e2e_down run_gateway run_gateway_only token clean
+
+help: ## list the targets
+	@grep -E '^[a-z_]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@node -e "const ok=(()=>{try{require('node-gyp-build')(require('path').dirname(require.resolve('bufferutil')));return true}catch{return false}})(); console.log('bufferutil native addon:', ok ? 'loaded' : 'NOT loaded (ws falls back to JS)')"
+
+setup: $(NODE_MODULES_STAMP) ## npm dependencies plus the test tools (promtool, redis, etcd) from Debian
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v etcd >/dev/null || missing="$$missing etcd-server etcd-client"; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+deps: setup ## start Redis, etcd and Kafka natively (scripts/deps.sh)
+	bash scripts/deps.sh start
+
+deps_stop: ## stop what scripts/deps.sh started
+	bash scripts/deps.sh stop
+
+build: $(NODE_MODULES_STAMP) ## compile to dist/
+	npm run build
+
+run: build ## one node in embedded mode (no external service); prints the URL and a dev token
+	@echo "gateway:    ws://127.0.0.1:$${GATEWAY_PORT:-9002}/ws?token=<token>"
+	@echo "governance: http://127.0.0.1:$${GATEWAY_GOVERNANCE_PORT:-9003}  (/health /metrics /api/* with Bearer dev-only-admin-token)"
+	@echo "dev token:  make token user=alice biz=demo   (or: node scripts/dev-token.js --user alice --biz demo)"
+	@echo "            e.g. $$(node scripts/dev-token.js --user alice --biz demo --quiet)"
+	GATEWAY_MODE=embedded node dist/src/main.js
+
+token: ## print a development token: make token user=alice biz=demo
+	@node scripts/dev-token.js --user $(or $(user),alice) --biz $(or $(biz),demo)
+
+test: setup ## every test: unit, integration and e2e against real Redis, etcd and Kafka
+	bash scripts/deps.sh start
+	node scripts/run-tests.js all
+
+ut: $(NODE_MODULES_STAMP) ## unit specs only (no service needed)
+	node scripts/run-tests.js unit
+
+it: deps ## integration tests only
+	node scripts/run-tests.js integration
+
+e2e: deps ## e2e tests only
+	node scripts/run-tests.js e2e
+
+fmt: $(NODE_MODULES_STAMP) ## format the sources
+	npx prettier --write "src/**/*.ts" "test/**/*.ts" "bench/**/*.js"
+
+lint: $(NODE_MODULES_STAMP) ## type-check everything and check formatting
+	npx tsc -p tsconfig.json --noEmit
+	npx prettier --check "src/**/*.ts" "test/**/*.ts"
+
+bench: build ## load test: gateway vs raw ws, a table (no pass/fail)
+	node bench/run.js
+
+e2e_up: ## docker compose: Redis, Kafka (KRaft), etcd, Prometheus, Grafana
+	docker compose up -d redis kafka etcd prometheus grafana
+
+e2e_down: ## stop the compose stack
+	docker compose down -v
+
+run_gateway: build ## dependencies (compose, or native without a Docker engine), then a cluster-mode node
+	@if docker info >/dev/null 2>&1; then $(MAKE) e2e_up; else echo "no Docker engine: starting native dependencies"; $(MAKE) deps; fi
+	$(MAKE) run_gateway_only
+
+run_gateway_only: build ## a cluster-mode node against already running Redis, Kafka and etcd
+	GATEWAY_MODE=cluster GATEWAY_JWT_SECRET=$${GATEWAY_JWT_SECRET:-dev-cluster-secret-0123456789} \
+	GATEWAY_ADMIN_TOKEN=$${GATEWAY_ADMIN_TOKEN:-dev-cluster-admin-token-0123} node dist/src/main.js
+
+clean: ## remove build output
+	rm -rf dist src/codec/generated

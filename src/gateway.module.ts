@@ -14,6 +14,8 @@ import { HeartbeatHandler } from './linkevent/handlers/heartbeat.handler';
 import { RequestHandler } from './linkevent/handlers/request.handler';
 import { SessionLifecycleHandler } from './linkevent/handlers/session-lifecycle.handler';
 import { TokenRefreshHandler } from './linkevent/handlers/token-refresh.handler';
+import { PushControlHandler } from './linkevent/handlers/push-control.handler';
+import { PushConsumer } from './push/push-consumer.service';
 import { GatewayMetrics } from './metrics/gateway.metrics';
 import { PushService } from './push/push.service';
 import { JwtVerifier } from './upgrader/jwt.verifier';
@@ -37,7 +39,7 @@ export class GatewayModule {
   static forRoot(config: GatewayConfig, metrics: GatewayMetrics): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [InfraModule.forRoot(config)],
+      imports: [InfraModule.forRoot(config, metrics)],
       controllers: [GatewayHttpController],
       providers: [
         { provide: GatewayConfig, useValue: config },
@@ -52,18 +54,20 @@ export class GatewayModule {
         HeartbeatHandler,
         TokenRefreshHandler,
         RequestHandler,
+        PushControlHandler,
         {
           // the chain's order: session setup first, cheap control frames next, backend last
           provide: LINK_EVENT_HANDLERS,
           useFactory: (...handlers: unknown[]) => handlers,
-          inject: [SessionLifecycleHandler, HeartbeatHandler, TokenRefreshHandler, RequestHandler],
+          inject: [SessionLifecycleHandler, HeartbeatHandler, TokenRefreshHandler, PushControlHandler, RequestHandler],
         },
         LinkEventChain,
         UpgraderService,
         PushService,
+        PushConsumer,
         ClusterService,
       ],
-      exports: [GatewayConfig, GatewayMetrics, LinkManager, PushService, ClusterService, NodeState, UpgraderService],
+      exports: [GatewayConfig, GatewayMetrics, LinkManager, PushService, PushConsumer, ClusterService, NodeState, UpgraderService],
     };
   }
 }

@@ -15,6 +15,7 @@ import { GovernanceModule } from './governance/governance.module';
 import { CloseCode } from './link/close-codes';
 import { LinkManager } from './link/link.manager';
 import { GatewayMetrics } from './metrics/gateway.metrics';
+import { PushConsumer } from './push/push-consumer.service';
 import { UpgraderService } from './upgrader/upgrader.service';
 
 const log = logger('main');
@@ -51,6 +52,8 @@ export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<R
   const cluster = gateway.get(ClusterService);
   await cluster.join();
   state.set('running');
+  const consumer = gateway.get(PushConsumer);
+  await consumer.start();
   log.info(
     { node: config.node.id, mode: config.mode, ws: config.gateway.publicUrl, governance: `http://${config.governance.host}:${config.governance.port}`, config: loaded.file ?? '(defaults)' },
     'gateway node ready',
@@ -61,6 +64,8 @@ export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<R
     (stopping ??= (async () => {
       log.info({ reason }, 'draining');
       state.set('draining');
+      // stop taking records first: what this node has not committed goes to the others
+      await consumer.stop();
       await cluster.leave();
       const peer = await pickPeer(gateway, config).catch(() => undefined);
       await gateway.get(LinkManager).closeAll(CloseCode.GOING_AWAY, 'node shutting down', config.shutdown.drainTimeoutMs, peer);

@@ -11,4 +11,8 @@ export class EchoBackend extends UplinkBackend {
   async request(req: UplinkRequest): Promise<UplinkReply> {
     return { code: AckCode.OK, body: req.body };
   }
+  /** allows every join except to rooms named `private.*`, so the approval path is testable */
+  async authorizeJoin(_session: unknown, room: string): Promise<boolean> {
+    return !room.startsWith('private.');
+  }
 }

@@ -24,4 +24,6 @@ export interface UplinkReply {
 export abstract class UplinkBackend {
   abstract readonly name: string;
   abstract request(req: UplinkRequest): Promise<UplinkReply>;
+  /** for bizs listed in rooms.approvalBizIds: may this session join the room? */
+  abstract authorizeJoin(session: Session, room: string): Promise<boolean>;
 }

@@ -1,7 +1,25 @@
 /** What travels between nodes. Small JSON; the push body is carried as-is. */
+export interface PushMessage {
+  k: 'push';
+  mid: string;
+  body: unknown;
+  /** epoch ms accepted */
+  ts: number;
+  /** the target user's cursor (user pushes stored in the mailbox); absent for live-only pushes */
+  seq?: number;
+  epoch?: string;
+  /** epoch ms after which the push is dropped rather than delivered */
+  exp?: number;
+  room?: string;
+  /** for a node channel: the links to deliver to */
+  sids?: string[];
+}
+
 export type BusMessage =
-  | { k: 'push'; mid: string; body: unknown; ts: number; sids?: string[] }
-  | { k: 'kick'; sid: string; reason: string };
+  | PushMessage
+  | { k: 'kick'; sid: string; reason: string }
+  /** the user joined or left a room: nodes holding the user's links follow the room channel */
+  | { k: 'room'; op: 'join' | 'leave'; room: string };
 
 export type BusHandler = (channel: string, message: BusMessage) => void;
 
@@ -10,6 +28,7 @@ export const Channels = {
   user: (bizId: string, userId: string) => `user:${encodeURIComponent(bizId)}:${encodeURIComponent(userId)}`,
   biz: (bizId: string) => `biz:${encodeURIComponent(bizId)}`,
   node: (nodeId: string) => `node:${encodeURIComponent(nodeId)}`,
+  room: (bizId: string, room: string) => `room:${encodeURIComponent(bizId)}:${encodeURIComponent(room)}`,
 };
 
 /**

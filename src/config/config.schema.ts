@@ -77,6 +77,35 @@ export const configSchema = z
         loadIntervalMs: ms.default(3000),
       })
       .default({}),
+    push: strictObject({
+        /** consume gateway.push from Kafka (cluster mode); off leaves only POST /api/push */
+        consume: z.boolean().default(true),
+        topic: nonEmpty.default('gateway.push'),
+        groupId: nonEmpty.default('ws-gateway'),
+        dlqTopic: nonEmpty.default('gateway.push.dlq'),
+        /** partitions of the topics the gateway creates when they do not exist */
+        partitions: z.number().int().min(1).default(12),
+        eventsTopic: nonEmpty.default('gateway.events'),
+        /** larger records go to the DLQ */
+        maxEnvelopeBytes: z.number().int().min(1024).default(256 * 1024),
+        /** biz ids the gateway serves; a record for another goes to the DLQ. Empty: any */
+        bizIds: z.array(nonEmpty).default([]),
+        /** records handled concurrently (different users); one user's records stay in order */
+        concurrency: z.number().int().min(1).max(1024).default(64),
+      })
+      .default({}),
+    mailbox: strictObject({
+        maxEntries: z.number().int().min(1).default(100),
+        ttlSec: z.number().int().min(1).default(1800),
+        /** how long a mid is remembered to drop redeliveries */
+        dedupTtlSec: z.number().int().min(1).default(600),
+      })
+      .default({}),
+    rooms: strictObject({
+        /** biz ids whose client joins need the backend's approval; others may join freely */
+        approvalBizIds: z.array(nonEmpty).default([]),
+      })
+      .default({}),
     governance: strictObject({
         host: nonEmpty.default('127.0.0.1'),
         port: port.default(9003),

@@ -19,6 +19,9 @@ export class GatewayConfig {
   readonly kafka!: Resolved['kafka'];
   readonly etcd!: Resolved['etcd'];
   readonly governance!: Resolved['governance'];
+  readonly push!: Resolved['push'];
+  readonly mailbox!: Resolved['mailbox'];
+  readonly rooms!: Resolved['rooms'];
   readonly shutdown!: Resolved['shutdown'];
   readonly log!: Resolved['log'];
 

@@ -7,6 +7,7 @@ import { GatewayConfig } from '../config/gateway.config';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { PushService } from '../push/push.service';
 import { SessionStore } from '../session/session.store';
+import { RoomStore } from '../rooms/room.store';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { AdminController } from './admin/admin.controller';
 import { HealthController } from './health/health.controller';
@@ -20,7 +21,7 @@ import { MetricsController } from './metrics/metrics.controller';
 @Module({})
 export class GovernanceModule {
   static forGateway(gateway: INestApplicationContext): DynamicModule {
-    const share = [GatewayConfig, GatewayMetrics, NodeState, SessionStore, PushService, NodeRegistry, DependencyProbes].map((token) => ({
+    const share = [GatewayConfig, GatewayMetrics, NodeState, SessionStore, PushService, NodeRegistry, DependencyProbes, RoomStore].map((token) => ({
       provide: token,
       useValue: gateway.get(token as never, { strict: false }),
     }));

@@ -4,6 +4,18 @@ import { NodeRegistry } from '../cluster/node-registry';
 import { DependencyProbes } from '../common/probe';
 import { GatewayConfig } from '../config/gateway.config';
 import { SessionStore } from '../session/session.store';
+import { EventSink } from '../events/event.sink';
+import { Mailbox } from '../mailbox/mailbox';
+import { GatewayMetrics } from '../metrics/gateway.metrics';
+import { NoPushSource, PushSource } from '../push/push-source';
+import { RoomStore } from '../rooms/room.store';
+import { KafkaEventSink } from './kafka/kafka-event.sink';
+import { KafkaPushSource } from './kafka/kafka-push.source';
+import { MemoryEventSink } from './memory/memory-event.sink';
+import { MemoryMailbox } from './memory/memory-mailbox';
+import { MemoryRoomStore } from './memory/memory-room.store';
+import { RedisMailbox } from './redis/redis-mailbox';
+import { RedisRoomStore } from './redis/redis-room.store';
 import { EtcdConnection } from './etcd/etcd.connection';
 import { EtcdNodeRegistry } from './etcd/etcd-node.registry';
 import { KafkaConnection } from './kafka/kafka.connection';
@@ -35,13 +47,18 @@ class InfraLifecycle {
 @Global()
 @Module({})
 export class InfraModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
-    const providers: Provider[] = config.mode === 'embedded' ? InfraModule.embedded() : InfraModule.cluster(config);
-    return { module: InfraModule, providers, exports: [SessionStore, ClusterBus, NodeRegistry, DependencyProbes] };
+  static forRoot(config: GatewayConfig, metrics: GatewayMetrics): DynamicModule {
+    const providers: Provider[] = config.mode === 'embedded' ? InfraModule.embedded(config) : InfraModule.cluster(config, metrics);
+    return { module: InfraModule, providers, exports: [SessionStore, ClusterBus, NodeRegistry, DependencyProbes, Mailbox, RoomStore, EventSink, PushSource] };
   }
 
-  private static embedded(): Provider[] {
+  private static embedded(config: GatewayConfig): Provider[] {
+    const { maxEntries, ttlSec, dedupTtlSec } = config.mailbox;
     return [
+      { provide: Mailbox, useValue: new MemoryMailbox(maxEntries, ttlSec, dedupTtlSec) },
+      { provide: RoomStore, useValue: new MemoryRoomStore() },
+      { provide: EventSink, useValue: new MemoryEventSink() },
+      { provide: PushSource, useValue: new NoPushSource() },
       { provide: SessionStore, useValue: new MemorySessionStore() },
       { provide: ClusterBus, useValue: new MemoryClusterBus() },
       { provide: NodeRegistry, useValue: new MemoryNodeRegistry() },
@@ -49,11 +66,18 @@ export class InfraModule {
     ];
   }
 
-  private static cluster(config: GatewayConfig): Provider[] {
+  private static cluster(config: GatewayConfig, metrics: GatewayMetrics): Provider[] {
     const redis = new RedisConnection(config.redis.url, config.redis.keyPrefix);
     const etcd = new EtcdConnection(config.etcd.endpoints);
     const kafka = new KafkaConnection(config.kafka.brokers, config.kafka.clientId);
+    const events = new KafkaEventSink(kafka, config.push.eventsTopic, metrics);
+    const { maxEntries, ttlSec, dedupTtlSec } = config.mailbox;
+    const { topic, groupId, dlqTopic } = config.push;
     return [
+      { provide: Mailbox, useValue: new RedisMailbox(redis, maxEntries, ttlSec, dedupTtlSec) },
+      { provide: RoomStore, useValue: new RedisRoomStore(redis) },
+      { provide: EventSink, useValue: events },
+      { provide: PushSource, useValue: config.push.consume ? new KafkaPushSource(kafka, { topic, groupId, dlqTopic, extraTopics: [config.push.eventsTopic], partitions: config.push.partitions }, metrics) : new NoPushSource() },
       { provide: SessionStore, useValue: new RedisSessionStore(redis, config.session.cacheMax, config.session.cacheTtlMs) },
       { provide: ClusterBus, useValue: new RedisClusterBus(redis) },
       { provide: NodeRegistry, useValue: new EtcdNodeRegistry(etcd, config.etcd.prefix, config.etcd.leaseTtlSec) },
@@ -67,7 +91,7 @@ export class InfraModule {
           ],
         },
       },
-      { provide: InfraLifecycle, useValue: new InfraLifecycle([() => redis.waitReady(10000), () => etcd.ping(10000)], [() => redis.close(), () => etcd.close()]) },
+      { provide: InfraLifecycle, useValue: new InfraLifecycle([() => redis.waitReady(10000), () => etcd.ping(10000)], [() => events.close(), () => redis.close(), () => etcd.close()]) },
     ];
   }
 }

@@ -1,15 +1,18 @@
 import { z } from 'zod';
+import { gateway } from '../codec/generated/frames';
 
 const id = z.string().regex(/^[\w.@:+-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . @ : + -');
 
 /**
  * A push envelope (DESIGN.md): the same shape on Kafka and on POST /api/push.
- * Exactly one target kind in `to`.
+ * `op` push (default): deliver `body` to exactly one target kind in `to`.
+ * `op` join / leave: add / remove `to.users` to / from `room` (no body).
  */
 export const envelopeSchema = z
   .object({
     mid: id.optional(),
     bizId: id,
+    op: z.enum(['push', 'join', 'leave']).optional(),
     to: z
       .object({
         users: z.array(id).min(1).max(1000).optional(),
@@ -21,11 +24,22 @@ export const envelopeSchema = z
       .refine((t) => [t.users, t.links, t.room, t.all].filter((x) => x !== undefined).length === 1, {
         message: 'name exactly one of users, links, room, all',
       }),
-    body: z.unknown().refine((b) => b !== undefined, { message: 'required' }),
+    room: id.optional(),
+    body: z.unknown(),
     ttlSec: z.number().int().positive().max(86400 * 7).optional(),
     persist: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    const op = e.op ?? 'push';
+    if (op === 'push') {
+      if (e.body === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['body'], message: 'required' });
+      if (e.room !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['room'], message: 'only for op join/leave (a room push uses to.room)' });
+    } else {
+      if (e.room === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['room'], message: `required for op ${op}` });
+      if (e.to.users === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['to', 'users'], message: `required for op ${op}` });
+    }
+  });
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 
@@ -34,12 +48,38 @@ export interface EnvelopeProblem {
   message: string;
 }
 
+export type ParsedEnvelope = { ok: true; envelope: Envelope } | { ok: false; problems: EnvelopeProblem[] };
+
 /** Validates one envelope; on failure lists every problem with the field at fault. */
-export function parseEnvelope(value: unknown, at = ''): { ok: true; envelope: Envelope } | { ok: false; problems: EnvelopeProblem[] } {
+export function parseEnvelope(value: unknown, at = ''): ParsedEnvelope {
   const r = envelopeSchema.safeParse(value);
   if (r.success) return { ok: true, envelope: r.data };
   return {
     ok: false,
     problems: r.error.issues.map((i) => ({ field: [at, ...i.path].filter((p) => p !== '').join('.') || '(body)', message: i.message })),
   };
+}
+
+const Pb = gateway.v1.PushEnvelope;
+
+/**
+ * The protobuf form (proto/gateway/v1/envelope.proto) turned into the JSON form, so both go
+ * through the same validation. Throws with a reason when the bytes are not a PushEnvelope.
+ */
+export function envelopeFromProtobuf(bytes: Uint8Array): unknown {
+  const m = Pb.toObject(Pb.decode(bytes), { longs: Number, bytes: Buffer, defaults: false }) as Record<string, any>;
+  const to = m.to ?? {};
+  const target: Record<string, unknown> = {};
+  if (to.users?.length) target.users = to.users;
+  if (to.links?.length) target.links = to.links;
+  if (to.room) target.room = to.room;
+  if (to.all) target.all = true;
+  const out: Record<string, unknown> = { bizId: m.bizId, to: target };
+  if (m.mid) out.mid = m.mid;
+  if (m.op) out.op = m.op;
+  if (m.room) out.room = m.room;
+  if (m.ttlSec) out.ttlSec = m.ttlSec;
+  if (m.persist !== undefined && m.persist !== null) out.persist = m.persist;
+  if (m.body && m.body.length) out.body = JSON.parse(Buffer.from(m.body).toString('utf8'));
+  return out;
 }

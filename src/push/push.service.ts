@@ -1,44 +1,70 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { BusMessage, Channels, ClusterBus } from '../bus/cluster-bus';
+import { BusMessage, Channels, ClusterBus, PushMessage } from '../bus/cluster-bus';
+import { Subscriptions } from '../bus/subscriptions';
 import { Codec } from '../codec/codec';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
-import { Link } from '../link/link';
+import { EventSink } from '../events/event.sink';
+import { Link, LinkState } from '../link/link';
 import { CloseCode } from '../link/close-codes';
 import { LinkManager } from '../link/link.manager';
+import { Mailbox } from '../mailbox/mailbox';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
+import { RoomStore } from '../rooms/room.store';
 import { SessionStore } from '../session/session.store';
 import { Envelope } from './envelope';
 
 const log = logger('push');
 
-export class UnsupportedTargetError extends Error {}
-
 export interface PushResult {
   mid: string;
-  /** nodes the push was handed to (user / biz channels) or links addressed (links) */
+  /** user pushes: users the push was stored for or handed to; links: links addressed; room/all: nodes reached */
   routed: number;
+  /** the mid was already handled within the dedup window: nothing was sent */
+  duplicate?: boolean;
   /** link ids named in to.links that no node holds */
   unknownLinks?: string[];
 }
 
+/** Per-link delivery state: the user's cursor as this link has seen it, and resume buffering. */
+interface LinkPushState {
+  epoch?: string;
+  seq: number;
+  /** a resume is reading the mailbox: live user pushes wait here, in order */
+  pending?: PushMessage[];
+  /** seqs delivered live before the first resume, so the resume does not send them twice */
+  liveSeqs?: Set<number>;
+  rooms: Set<string>;
+}
+
+const roomKey = (bizId: string, room: string) => `${bizId}\u0000${room}`;
+
 /**
- * Routes accepted envelopes to the nodes that hold their targets, and delivers what reaches
- * this node to its local links. A push frame is encoded once per codec per node, whatever
- * the number of local links it goes to.
+ * The push path. Sending side: dedup by mid, mailbox append (seq, epoch), then publish on the
+ * bus channel of the target (user, room, biz, or the node holding a link). Receiving side:
+ * frames encoded once per codec and written to the local links; per-link cursors drop what a
+ * link already has, and hold live pushes while a resume reads the mailbox, so a resuming client
+ * gets what it missed in order, then live pushes, nothing twice.
  */
 @Injectable()
 export class PushService implements OnModuleInit {
+  private readonly states = new WeakMap<Link, LinkPushState>();
+  /** room -> local links whose user is a member */
+  private readonly roomLinks = new Map<string, Set<Link>>();
+  private started?: Promise<void>;
+
   constructor(
     private readonly config: GatewayConfig,
     private readonly bus: ClusterBus,
+    private readonly subscriptions: Subscriptions,
     private readonly sessions: SessionStore,
+    private readonly mailbox: Mailbox,
+    private readonly rooms: RoomStore,
+    private readonly events: EventSink,
     private readonly links: LinkManager,
     private readonly metrics: GatewayMetrics,
   ) {}
-
-  private started?: Promise<void>;
 
   /** Idempotent: the governance app shares this instance, and Nest runs hooks once per app. */
   onModuleInit(): Promise<void> {
@@ -49,29 +75,117 @@ export class PushService implements OnModuleInit {
     return this.started;
   }
 
-  async push(env: Envelope, source: string): Promise<PushResult> {
-    const mid = env.mid ?? randomUUID();
-    const message: BusMessage = { k: 'push', mid, body: env.body, ts: Date.now() };
-    this.metrics.pushesAccepted.inc({ source });
-    const { to } = env;
-    if (to.room !== undefined) throw new UnsupportedTargetError('room targets are not supported yet');
-    if (to.all) return { mid, routed: await this.bus.publish(Channels.biz(env.bizId), message) };
-    if (to.users) {
-      const counts = await Promise.all(to.users.map((u) => this.bus.publish(Channels.user(env.bizId, u), message)));
-      const routed = counts.reduce((a, b) => a + b, 0);
-      if (routed === 0) this.metrics.pushesDropped.inc({ reason: 'offline' });
-      return { mid, routed };
+  // ---- links joining and leaving ---------------------------------------------------------
+
+  /** Subscribes the link's user, biz and room channels; resolves when they are live. */
+  async attach(link: Link): Promise<void> {
+    const { bizId, userId } = link.session;
+    const state: LinkPushState = { seq: 0, liveSeqs: new Set(), rooms: new Set() };
+    this.states.set(link, state);
+    const [rooms] = await Promise.all([this.rooms.roomsOf(bizId, userId), this.subscriptions.acquire(Channels.user(bizId, userId)), this.subscriptions.acquire(Channels.biz(bizId))]);
+    await Promise.all(rooms.map((room) => this.followRoom(link, room)));
+  }
+
+  detach(link: Link): void {
+    const { bizId, userId } = link.session;
+    this.subscriptions.release(Channels.user(bizId, userId));
+    this.subscriptions.release(Channels.biz(bizId));
+    const state = this.states.get(link);
+    for (const room of state?.rooms ?? []) this.unfollowRoom(link, room);
+    this.states.delete(link);
+  }
+
+  private async followRoom(link: Link, room: string): Promise<void> {
+    const state = this.states.get(link);
+    if (!state || state.rooms.has(room)) return;
+    state.rooms.add(room);
+    const key = roomKey(link.session.bizId, room);
+    let set = this.roomLinks.get(key);
+    if (!set) this.roomLinks.set(key, (set = new Set()));
+    set.add(link);
+    await this.subscriptions.acquire(Channels.room(link.session.bizId, room));
+  }
+
+  private unfollowRoom(link: Link, room: string): void {
+    const state = this.states.get(link);
+    if (!state?.rooms.delete(room)) return;
+    const key = roomKey(link.session.bizId, room);
+    const set = this.roomLinks.get(key);
+    set?.delete(link);
+    if (set && set.size === 0) this.roomLinks.delete(key);
+    this.subscriptions.release(Channels.room(link.session.bizId, room));
+  }
+
+  // ---- rooms -----------------------------------------------------------------------------
+
+  /** Adds the user to the room (Redis) and makes every link of the user, on any node, follow it. */
+  async joinRoom(bizId: string, room: string, userId: string, sid?: string): Promise<void> {
+    await this.rooms.join(bizId, room, userId);
+    await Promise.all([...(this.links.registry.ofUser(bizId, userId) ?? [])].map((l) => this.followRoom(l, room)));
+    await this.bus.publish(Channels.user(bizId, userId), { k: 'room', op: 'join', room });
+    this.events.emit({ type: 'joined', bizId, userId, room, node: this.config.node.id, sid, ts: Date.now() });
+  }
+
+  async leaveRoom(bizId: string, room: string, userId: string, sid?: string): Promise<void> {
+    await this.rooms.leave(bizId, room, userId);
+    for (const l of this.links.registry.ofUser(bizId, userId) ?? []) this.unfollowRoom(l, room);
+    await this.bus.publish(Channels.user(bizId, userId), { k: 'room', op: 'leave', room });
+    this.events.emit({ type: 'left', bizId, userId, room, node: this.config.node.id, sid, ts: Date.now() });
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  /**
+   * Handles one validated envelope. Resolves once every target has been stored (mailbox) and
+   * handed to the bus, so a caller may then commit it; throws if Redis is unavailable.
+   */
+  async push(env: Envelope, source: string, fallbackMid?: string): Promise<PushResult> {
+    const mid = env.mid ?? fallbackMid ?? randomUUID();
+    const { to, bizId } = env;
+    const op = env.op ?? 'push';
+    if (op !== 'push') {
+      for (const user of to.users!) await (op === 'join' ? this.joinRoom(bizId, env.room!, user) : this.leaveRoom(bizId, env.room!, user));
+      return { mid, routed: to.users!.length };
     }
+    this.metrics.pushesAccepted.inc({ source });
+    const ts = Date.now();
+    const base: PushMessage = { k: 'push', mid, body: env.body, ts, ...(env.ttlSec ? { exp: ts + env.ttlSec * 1000 } : {}) };
+
+    if (to.users) {
+      const persist = env.persist !== false;
+      const results = await Promise.all(
+        to.users.map(async (user) => {
+          const r = await this.mailbox.append(bizId, user, { mid, body: env.body, ts, exp: base.exp }, { persist });
+          if (r.duplicate) return 'dup' as const;
+          if (persist) this.metrics.pushesStored.inc();
+          await this.bus.publish(Channels.user(bizId, user), persist ? { ...base, seq: r.seq, epoch: r.epoch } : base);
+          return 'sent' as const;
+        }),
+      );
+      const dups = results.filter((r) => r === 'dup').length;
+      if (dups) this.metrics.pushesDropped.inc({ reason: 'duplicate' }, dups);
+      return { mid, routed: results.length - dups, ...(dups === results.length ? { duplicate: true } : {}) };
+    }
+
+    // links, room, all: no mailbox, but redeliveries are still dropped by mid
+    const scope = to.links ? '#links' : to.room !== undefined ? `#room:${to.room}` : '#all';
+    if ((await this.mailbox.append(bizId, scope, { mid, body: null, ts }, { persist: false })).duplicate) {
+      this.metrics.pushesDropped.inc({ reason: 'duplicate' });
+      return { mid, routed: 0, duplicate: true };
+    }
+    if (to.all) return { mid, routed: await this.bus.publish(Channels.biz(bizId), base) };
+    if (to.room !== undefined) return { mid, routed: await this.bus.publish(Channels.room(bizId, to.room), { ...base, room: to.room }) };
+
     const byNode = new Map<string, string[]>();
     const unknownLinks: string[] = [];
     const sessions = await Promise.all(to.links!.map((sid) => this.sessions.get(sid)));
     to.links!.forEach((sid, i) => {
       const s = sessions[i];
-      if (!s || s.bizId !== env.bizId) unknownLinks.push(sid);
+      if (!s || s.bizId !== bizId) unknownLinks.push(sid);
       else byNode.set(s.node, [...(byNode.get(s.node) ?? []), sid]);
     });
     if (unknownLinks.length) this.metrics.pushesDropped.inc({ reason: 'no_link' }, unknownLinks.length);
-    await Promise.all([...byNode].map(([node, sids]) => this.bus.publish(Channels.node(node), { ...message, sids })));
+    await Promise.all([...byNode].map(([node, sids]) => this.bus.publish(Channels.node(node), { ...base, sids })));
     return { mid, routed: to.links!.length - unknownLinks.length, ...(unknownLinks.length ? { unknownLinks } : {}) };
   }
 
@@ -87,30 +201,55 @@ export class PushService implements OnModuleInit {
     return (await this.bus.publish(Channels.node(session.node), { k: 'kick', sid, reason })) > 0;
   }
 
+  // ---- receiving -------------------------------------------------------------------------
+
   private onBus(channel: string, message: BusMessage): void {
+    const registry = this.links.registry;
     if (message.k === 'kick') {
-      const link = this.links.registry.get(message.sid);
+      const link = registry.get(message.sid);
       if (link) this.links.closeLink(link, CloseCode.KICKED, message.reason);
       return;
     }
-    const registry = this.links.registry;
+    const [kind, a, b] = channel.split(':');
+    if (message.k === 'room') {
+      if (kind !== 'user') return;
+      for (const link of registry.ofUser(decodeURIComponent(a), decodeURIComponent(b)) ?? []) {
+        if (message.op === 'join') this.followRoom(link, message.room).catch((err: Error) => log.warn({ err: err.message }, 'room subscribe failed'));
+        else this.unfollowRoom(link, message.room);
+      }
+      return;
+    }
+    if (message.exp && Date.now() > message.exp) {
+      this.metrics.pushesDropped.inc({ reason: 'expired' });
+      return;
+    }
     let targets: Iterable<Link> | undefined;
     if (message.sids) targets = message.sids.map((sid) => registry.get(sid)).filter((l): l is Link => l !== undefined);
-    else if (channel.startsWith('user:')) {
-      const [, biz, user] = channel.split(':');
-      targets = registry.ofUser(decodeURIComponent(biz), decodeURIComponent(user));
-    } else if (channel.startsWith('biz:')) targets = registry.ofBiz(decodeURIComponent(channel.slice(4)));
-    if (!targets) return;
-    this.deliver(targets, message);
+    else if (kind === 'user') targets = registry.ofUser(decodeURIComponent(a), decodeURIComponent(b));
+    else if (kind === 'room') targets = this.roomLinks.get(roomKey(decodeURIComponent(a), decodeURIComponent(b)));
+    else if (kind === 'biz') targets = registry.ofBiz(decodeURIComponent(a));
+    if (targets) this.deliver(targets, message);
   }
 
-  private deliver(targets: Iterable<Link>, message: Extract<BusMessage, { k: 'push' }>): void {
+  private deliver(targets: Iterable<Link>, message: PushMessage): void {
     const encoded = new Map<Codec, Buffer | string>();
     let delivered = 0;
     for (const link of targets) {
+      if (message.seq !== undefined) {
+        const state = this.states.get(link);
+        if (!state) continue;
+        if (state.pending) {
+          state.pending.push(message);
+          continue;
+        }
+        if (state.epoch === message.epoch && message.seq <= state.seq) continue;
+        state.epoch = message.epoch;
+        state.seq = message.seq;
+        state.liveSeqs?.add(message.seq);
+      }
       let payload = encoded.get(link.codec);
       if (payload === undefined) {
-        payload = link.codec.encode({ type: 'push', mid: message.mid, body: message.body });
+        payload = link.codec.encode(pushFrame(message));
         encoded.set(link.codec, payload);
       }
       if (link.sendEncoded(payload)) delivered++;
@@ -118,6 +257,58 @@ export class PushService implements OnModuleInit {
     if (delivered > 0) {
       this.metrics.pushesDelivered.inc(delivered);
       this.metrics.pushLatency.observe((Date.now() - message.ts) / 1000);
-    } else log.debug({ mid: message.mid }, 'push reached a node with no open target link');
+    }
   }
+
+  /**
+   * Sends the link what its user missed after (epoch, seq), then what arrived live meanwhile,
+   * in seq order and each once; a `resync` frame instead when the mailbox cannot fill the gap.
+   * `epoch` undefined: a first connection, which gets everything still stored.
+   */
+  async resume(link: Link, epoch: string | undefined, seq: number): Promise<'entries' | 'resync'> {
+    const state = this.states.get(link);
+    if (!state) return 'entries';
+    state.pending ??= [];
+    let result: 'entries' | 'resync';
+    try {
+      const read = await this.mailbox.readAfter(link.session.bizId, link.session.userId, epoch, seq);
+      if (read.kind === 'resync') {
+        link.send({ type: 'resync', reason: read.reason, epoch: read.epoch, seq: read.seq });
+        state.epoch = read.epoch;
+        state.seq = read.seq;
+        result = 'resync';
+      } else {
+        const now = Date.now();
+        for (const e of read.entries) {
+          if (state.liveSeqs?.has(e.seq) || (e.exp && now > e.exp)) continue;
+          if (link.state !== LinkState.OPEN) break;
+          link.send(pushFrame({ k: 'push', mid: e.mid, body: e.body, ts: e.ts, seq: e.seq, epoch: read.epoch }));
+          this.metrics.pushesDelivered.inc();
+        }
+        const last = read.entries[read.entries.length - 1];
+        if (last && (state.epoch !== read.epoch || last.seq > state.seq)) {
+          state.epoch = read.epoch;
+          state.seq = last.seq;
+        } else if (read.epoch && state.epoch === undefined) state.epoch = read.epoch;
+        result = 'entries';
+      }
+    } finally {
+      const pending = state.pending ?? [];
+      state.pending = undefined;
+      state.liveSeqs = undefined;
+      for (const m of pending) this.deliver([link], m);
+    }
+    this.metrics.resumes.inc({ result });
+    return result;
+  }
+}
+
+function pushFrame(m: PushMessage) {
+  return {
+    type: 'push' as const,
+    mid: m.mid,
+    body: m.body,
+    ...(m.room !== undefined ? { room: m.room } : {}),
+    ...(m.seq !== undefined ? { seq: m.seq, epoch: m.epoch } : {}),
+  };
 }

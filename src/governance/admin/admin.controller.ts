@@ -1,7 +1,8 @@
 import { BadRequestException, ServiceUnavailableException, Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { NodeRegistry } from '../../cluster/node-registry';
-import { PushService, PushResult, UnsupportedTargetError } from '../../push/push.service';
+import { PushService, PushResult } from '../../push/push.service';
+import { RoomStore } from '../../rooms/room.store';
 import { Envelope, EnvelopeProblem, parseEnvelope } from '../../push/envelope';
 import { SessionStore } from '../../session/session.store';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -17,6 +18,8 @@ const listQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(50),
   })
   .strict();
+
+const roomBody = z.object({ bizId: z.string().min(1).max(128), userId: z.string().min(1).max(128) }).strict();
 
 const kickBody = z.object({ reason: z.string().min(1).max(120).optional() }).strict();
 
@@ -36,6 +39,7 @@ export class AdminController {
     private readonly sessions: SessionStore,
     private readonly push: PushService,
     private readonly nodes: NodeRegistry,
+    private readonly rooms: RoomStore,
   ) {}
 
   /** Sessions across the cluster, paged by an opaque cursor; filter by biz, user, name. */
@@ -79,7 +83,6 @@ export class AdminController {
     items.forEach((item, i) => {
       const r = parseEnvelope(item, batch ? String(i) : '');
       if (r.ok) {
-        if (r.envelope.to.room !== undefined) problems.push({ field: `${batch ? `${i}.` : ''}to.room`, message: 'room targets are not supported yet' });
         envelopes.push(r.envelope);
       } else problems.push(...r.problems);
     });
@@ -89,12 +92,38 @@ export class AdminController {
       try {
         results.push(await this.push.push(env, 'api'));
       } catch (err) {
-        if (err instanceof UnsupportedTargetError) throw badRequest([{ field: 'to', message: err.message }]);
         // the bus or session store is away: nothing after this envelope was sent
         throw new ServiceUnavailableException({ error: 'unavailable', message: `push bus unavailable: ${(err as Error).message}`, sent: results });
       }
     }
     return batch ? { results } : results[0];
+  }
+
+  /** Members of a room (user ids). */
+  @Get('rooms/:room/members')
+  async roomMembers(@Param('room') room: string, @Query('biz') biz?: string) {
+    const q = roomBody.safeParse({ bizId: biz, userId: 'x' });
+    if (!q.success) throw badRequest(zodProblems(q.error));
+    return { items: await this.rooms.members(q.data.bizId, room) };
+  }
+
+  /** Adds a user to a room: every link of the user, on any node, starts receiving it. */
+  @Post('rooms/:room/members')
+  @HttpCode(200)
+  async addMember(@Param('room') room: string, @Body() body: unknown) {
+    const b = roomBody.safeParse(body ?? {});
+    if (!b.success) throw badRequest(zodProblems(b.error));
+    await this.push.joinRoom(b.data.bizId, room, b.data.userId);
+    return { room, ...b.data, member: true };
+  }
+
+  @Delete('rooms/:room/members/:user')
+  @HttpCode(200)
+  async removeMember(@Param('room') room: string, @Param('user') user: string, @Query('biz') biz?: string) {
+    const b = roomBody.safeParse({ bizId: biz, userId: user });
+    if (!b.success) throw badRequest(zodProblems(b.error));
+    await this.push.leaveRoom(b.data.bizId, room, b.data.userId);
+    return { room, ...b.data, member: false };
   }
 
   /** The nodes of the cluster as the registry knows them. */

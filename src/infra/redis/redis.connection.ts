@@ -27,6 +27,8 @@ export class RedisConnection {
       connectTimeout: 3000,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
       connectionName: `ws-gateway:${role}`,
+      // many small commands from concurrent pushes share round trips
+      enableAutoPipelining: role === 'command',
     };
     const client = new Redis(this.url, options);
     let down = false;

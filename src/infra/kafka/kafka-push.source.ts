@@ -1,0 +1,85 @@
+import type { Consumer, Producer } from 'kafkajs';
+import { logger } from '../../common/logger';
+import { GatewayMetrics } from '../../metrics/gateway.metrics';
+import { BatchHandler, PushSource, RawRecord } from '../../push/push-source';
+import { KafkaConnection } from './kafka.connection';
+
+const log = logger('kafka-push');
+
+export interface KafkaPushOptions {
+  topic: string;
+  groupId: string;
+  dlqTopic: string;
+  /** also created at start (gateway.events) */
+  extraTopics: string[];
+  /** partitions of topics the gateway creates */
+  partitions: number;
+}
+
+/**
+ * kafkajs consumer on gateway.push in the shared group. Per batch: handler -> dead letters
+ * produced (acks=all) -> offsets committed. Nothing is committed for a batch that failed, so a
+ * node dying mid-batch leaves its records to the group's next owner of the partition.
+ */
+export class KafkaPushSource extends PushSource {
+  private consumer?: Consumer;
+  private producer?: Producer;
+
+  constructor(
+    private readonly kafka: KafkaConnection,
+    private readonly options: KafkaPushOptions,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    super();
+  }
+
+  async start(handler: BatchHandler): Promise<void> {
+    const { topic, groupId, dlqTopic } = this.options;
+    await this.kafka.ensureTopics([topic, dlqTopic, ...this.options.extraTopics], this.options.partitions);
+    const consumer = this.kafka.client.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000, allowAutoTopicCreation: true, maxBytesPerPartition: 1024 * 1024 });
+    const producer = this.kafka.client.producer({ allowAutoTopicCreation: true, idempotent: false });
+    this.consumer = consumer;
+    this.producer = producer;
+    await producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: false });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        const records: RawRecord[] = batch.messages.map((m) => ({
+          key: m.key?.toString(),
+          value: m.value,
+          headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? String(v[0]) : String(v ?? '')])),
+          ref: `${batch.topic}-${batch.partition}-${m.offset}`,
+        }));
+        const dead = await handler(records);
+        if (dead.length) {
+          await producer.send({
+            topic: dlqTopic,
+            acks: -1,
+            messages: dead.map((d) => ({
+              key: d.record.key,
+              value: d.record.value,
+              headers: { ...d.record.headers, 'x-dlq-reason': d.reason, 'x-dlq-detail': d.detail.slice(0, 500), 'x-dlq-source': d.record.ref },
+            })),
+          });
+          for (const d of dead) this.metrics.deadLetters.inc({ reason: d.reason });
+        }
+        const last = batch.messages[batch.messages.length - 1].offset;
+        resolveOffset(last);
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        this.metrics.kafkaLag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
+        await heartbeat();
+      },
+    });
+    log.info({ topic, groupId }, 'consuming pushes');
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect().catch((err: Error) => log.warn({ err: err.message }, 'consumer disconnect failed'));
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { AppendOptions, AppendResult, Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
+
+interface Box {
+  epoch: string;
+  seq: number;
+  entries: MailboxEntry[];
+  expiresAt: number;
+}
+
+/** Embedded mode's mailbox: same contract as Redis's, in process memory. */
+export class MemoryMailbox extends Mailbox {
+  private readonly boxes = new Map<string, Box>();
+  private readonly mids: LRUCache<string, number>;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly ttlSec: number,
+    dedupTtlSec: number,
+  ) {
+    super();
+    this.mids = new LRUCache({ max: 100_000, ttl: dedupTtlSec * 1000 });
+  }
+
+  private box(key: string, create: boolean): Box | undefined {
+    let box = this.boxes.get(key);
+    if (box && box.expiresAt <= Date.now()) {
+      this.boxes.delete(key);
+      box = undefined;
+    }
+    if (!box && create) this.boxes.set(key, (box = { epoch: randomBytes(6).toString('base64url'), seq: 0, entries: [], expiresAt: 0 }));
+    return box;
+  }
+
+  async append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult> {
+    const key = `${bizId}\0${userId}`;
+    const midKey = `${key}\0${entry.mid}`;
+    const prev = this.mids.get(midKey);
+    if (!opts.persist) {
+      if (prev !== undefined) return { seq: 0, epoch: '', duplicate: true };
+      this.mids.set(midKey, 0);
+      return { seq: 0, epoch: '', duplicate: false };
+    }
+    const box = this.box(key, true)!;
+    if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true };
+    box.seq++;
+    this.mids.set(midKey, box.seq);
+    box.entries.push({ ...entry, seq: box.seq });
+    if (box.entries.length > this.maxEntries) box.entries.splice(0, box.entries.length - this.maxEntries);
+    box.expiresAt = Date.now() + this.ttlSec * 1000;
+    return { seq: box.seq, epoch: box.epoch, duplicate: false };
+  }
+
+  async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number): Promise<ReadResult> {
+    const box = this.box(`${bizId}\0${userId}`, false);
+    if (!box) return epoch === undefined ? { kind: 'entries', epoch: '', entries: [] } : { kind: 'resync', epoch: '', seq: 0, reason: 'epoch_changed' };
+    if (epoch !== undefined && epoch !== box.epoch) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'epoch_changed' };
+    const from = epoch === undefined ? 0 : seq;
+    const entries = box.entries.filter((e) => e.seq > from);
+    if (epoch !== undefined && seq < box.seq && entries[0]?.seq !== seq + 1) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'gap_too_old' };
+    return { kind: 'entries', epoch: box.epoch, entries };
+  }
+}

@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import { logger } from '../common/logger';
+import { GatewayConfig } from '../config/gateway.config';
+import { Envelope, envelopeFromProtobuf, parseEnvelope } from './envelope';
+import { DeadLetter, PushSource, RawRecord } from './push-source';
+import { PushService } from './push.service';
+
+const log = logger('push-consumer');
+export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf';
+
+/**
+ * Turns a batch of records into pushes. Bad records (too large, not JSON/protobuf, invalid,
+ * unknown biz) become dead letters and the batch goes on. Good records run concurrently across
+ * keys (target users) and in order within a key. Any failure to store or route (Redis down)
+ * rejects the whole batch, which is then redelivered: the dedup by mid makes that safe, and a
+ * record without a mid gets its Kafka coordinates as one, so a redelivery has the same mid.
+ */
+@Injectable()
+export class PushConsumer {
+  private readonly bizIds: ReadonlySet<string>;
+
+  constructor(
+    private readonly source: PushSource,
+    private readonly push: PushService,
+    private readonly config: GatewayConfig,
+  ) {
+    this.bizIds = new Set(config.push.bizIds);
+  }
+
+  start(): Promise<void> {
+    return this.source.start((records) => this.handleBatch(records));
+  }
+
+  stop(): Promise<void> {
+    return this.source.stop();
+  }
+
+  /** Exposed for tests: the whole per-batch contract without Kafka. */
+  async handleBatch(records: RawRecord[]): Promise<DeadLetter[]> {
+    const dead: DeadLetter[] = [];
+    const chains = new Map<string, { record: RawRecord; envelope: Envelope }[]>();
+    for (const record of records) {
+      const parsed = this.parse(record);
+      if ('reason' in parsed) {
+        dead.push(parsed);
+        continue;
+      }
+      const key = record.key ?? parsed.envelope.to.users?.[0] ?? record.ref;
+      const chain = chains.get(key);
+      if (chain) chain.push(parsed);
+      else chains.set(key, [parsed]);
+    }
+    if (dead.length) log.warn({ dead: dead.map((d) => ({ ref: d.record.ref, reason: d.reason, detail: d.detail })) }, 'records sent to the dead-letter topic');
+    const queue = [...chains.values()];
+    const worker = async () => {
+      for (let chain = queue.shift(); chain; chain = queue.shift()) {
+        for (const { record, envelope } of chain) await this.push.push(envelope, 'kafka', record.ref);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.config.push.concurrency, queue.length) }, worker));
+    return dead;
+  }
+
+  private parse(record: RawRecord): { record: RawRecord; envelope: Envelope } | DeadLetter {
+    const value = record.value;
+    if (!value || value.length === 0) return { record, reason: 'malformed', detail: 'empty record value' };
+    if (value.length > this.config.push.maxEnvelopeBytes) return { record, reason: 'too_large', detail: `${value.length} bytes > push.maxEnvelopeBytes ${this.config.push.maxEnvelopeBytes}` };
+    let raw: unknown;
+    const contentType = record.headers['content-type'] ?? 'application/json';
+    try {
+      raw = contentType.startsWith(PROTOBUF_CONTENT_TYPE) ? envelopeFromProtobuf(value) : JSON.parse(value.toString('utf8'));
+    } catch (err) {
+      return { record, reason: 'malformed', detail: `not a ${contentType} envelope: ${(err as Error).message}` };
+    }
+    const parsed = parseEnvelope(raw);
+    if (!parsed.ok) return { record, reason: 'invalid', detail: parsed.problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
+    if (this.bizIds.size > 0 && !this.bizIds.has(parsed.envelope.bizId)) return { record, reason: 'unknown_biz', detail: `biz ${parsed.envelope.bizId} is not in push.bizIds` };
+    return { record, envelope: parsed.envelope };
+  }
+}

@@ -1,0 +1,165 @@
+import { strict as assert } from 'node:assert';
+import { after, beforeEach, describe, it } from 'node:test';
+import type { WebSocket } from 'ws';
+import { Subscriptions } from '../bus/subscriptions';
+import { JsonCodec } from '../codec/json.codec';
+import { loadConfig } from '../config/config.loader';
+import { GatewayConfig } from '../config/gateway.config';
+import { MemoryClusterBus } from '../infra/memory/memory-cluster.bus';
+import { MemoryEventSink } from '../infra/memory/memory-event.sink';
+import { MemoryMailbox } from '../infra/memory/memory-mailbox';
+import { MemoryRoomStore } from '../infra/memory/memory-room.store';
+import { MemorySessionStore } from '../infra/memory/memory-session.store';
+import { Link } from '../link/link';
+import { LinkManager } from '../link/link.manager';
+import { Mailbox } from '../mailbox/mailbox';
+import { GatewayMetrics } from '../metrics/gateway.metrics';
+import { PushService } from './push.service';
+
+class FakeSocket {
+  readonly OPEN = 1;
+  readyState = 1;
+  bufferedAmount = 0;
+  frames: Record<string, unknown>[] = [];
+  _socket = { cork() {}, uncork() {} };
+  send(data: string) {
+    this.frames.push(JSON.parse(data));
+  }
+  close() {}
+  terminate() {}
+}
+
+/** A mailbox whose reads can be held open, to put live pushes inside the read/subscribe race. */
+class GatedMailbox extends MemoryMailbox {
+  gate?: Promise<void>;
+  override async readAfter(...args: Parameters<Mailbox['readAfter']>) {
+    const result = await super.readAfter(...args);
+    await this.gate;
+    return result;
+  }
+}
+
+const { config: raw } = loadConfig({ cwd: '/', env: { GATEWAY_NODE_ID: 'n1' } });
+const config = GatewayConfig.from(raw);
+const metrics = new GatewayMetrics();
+after(() => metrics.close());
+
+function node() {
+  const bus = new MemoryClusterBus();
+  const mailbox = new GatedMailbox(100, 1800, 600);
+  const links = new LinkManager(config, metrics);
+  const events = new MemoryEventSink();
+  const push = new PushService(config, bus, new Subscriptions(bus), new MemorySessionStore(), mailbox, new MemoryRoomStore(), events, links, metrics);
+  let n = 0;
+  const connect = async (userId: string, bizId = 'b') => {
+    const ws = new FakeSocket();
+    const link = new Link(ws as unknown as WebSocket, { sid: `s${++n}`, bizId, userId, ip: '::1', node: 'n1', connectedAt: 0 }, new JsonCodec(), Infinity, links);
+    links.registry.add(link);
+    await push.attach(link);
+    return { link, ws };
+  };
+  const flush = () => new Promise((r) => setImmediate(r));
+  return { push, mailbox, links, events, connect, flush };
+}
+
+const pushes = (ws: FakeSocket) => ws.frames.filter((f) => f.type === 'push');
+const env = (users: string[], body: unknown, mid?: string) => ({ bizId: 'b', to: { users }, body, ...(mid ? { mid } : {}) });
+
+describe('push service (memory adapters)', () => {
+  let n: ReturnType<typeof node>;
+  beforeEach(async () => {
+    n = node();
+    await n.push.onModuleInit();
+  });
+
+  it('stores pushes for an offline user and delivers them on resume, in order, with seq and epoch', async () => {
+    for (let i = 1; i <= 3; i++) await n.push.push(env(['u1'], { i }), 'test');
+    const { link, ws } = await n.connect('u1');
+    await n.push.resume(link, undefined, 0);
+    await n.flush();
+    const got = pushes(ws);
+    assert.deepEqual(got.map((f) => (f.body as { i: number }).i), [1, 2, 3]);
+    assert.deepEqual(got.map((f) => f.seq), [1, 2, 3]);
+    assert.ok(got.every((f) => typeof f.epoch === 'string' && f.epoch === got[0].epoch));
+  });
+
+  it('a resume from a cursor gets exactly what followed it', async () => {
+    for (let i = 1; i <= 5; i++) await n.push.push(env(['u1'], { i }), 'test');
+    const { link, ws } = await n.connect('u1');
+    const epoch = (await n.mailbox.readAfter('b', 'u1', undefined, 0)).epoch;
+    await n.push.resume(link, epoch, 3);
+    await n.flush();
+    assert.deepEqual(pushes(ws).map((f) => f.seq), [4, 5]);
+  });
+
+  it('pushes arriving while the mailbox is read come after the missed ones, none twice', async () => {
+    await n.push.push(env(['u1'], { i: 1 }), 'test');
+    await n.push.push(env(['u1'], { i: 2 }), 'test');
+    const { link, ws } = await n.connect('u1');
+    let open!: () => void;
+    n.mailbox.gate = new Promise((r) => (open = r));
+    const resumed = n.push.resume(link, undefined, 0);
+    await n.push.push(env(['u1'], { i: 3 }), 'test'); // stored and published during the read
+    open();
+    await resumed;
+    await n.push.push(env(['u1'], { i: 4 }), 'test');
+    await n.flush();
+    assert.deepEqual(pushes(ws).map((f) => f.seq), [1, 2, 3, 4]);
+  });
+
+  it('live pushes delivered before the resume frame are not sent again by it', async () => {
+    await n.push.push(env(['u1'], { i: 1 }), 'test');
+    const { link, ws } = await n.connect('u1');
+    await n.push.push(env(['u1'], { i: 2 }), 'test'); // live, before the client sends resume
+    await n.push.resume(link, undefined, 0);
+    await n.flush();
+    assert.deepEqual(pushes(ws).map((f) => f.seq).sort(), [1, 2]);
+  });
+
+  it('a stale epoch or a gap older than the mailbox gets resync, not a silent hole', async () => {
+    const small = new MemoryMailbox(2, 1800, 600);
+    for (let i = 1; i <= 5; i++) await small.append('b', 'u1', { mid: `m${i}`, body: i, ts: 0 }, { persist: true });
+    const epoch = (await small.readAfter('b', 'u1', undefined, 0)).epoch;
+    assert.deepEqual(await small.readAfter('b', 'u1', epoch, 1), { kind: 'resync', epoch, seq: 5, reason: 'gap_too_old' });
+    assert.equal((await small.readAfter('b', 'u1', 'other-epoch', 4)).kind, 'resync');
+    const ok = await small.readAfter('b', 'u1', epoch, 3);
+    assert.equal(ok.kind, 'entries');
+    assert.deepEqual(ok.kind === 'entries' && ok.entries.map((e) => e.seq), [4, 5]);
+    const { link, ws } = await n.connect('u2');
+    await n.push.resume(link, 'lost-epoch', 10);
+    await n.flush();
+    assert.equal(ws.frames.find((f) => f.type === 'resync')?.reason, 'epoch_changed');
+  });
+
+  it('drops a redelivered mid before it reaches a client', async () => {
+    const { ws } = await n.connect('u1');
+    const first = await n.push.push(env(['u1'], 'x', 'mid-1'), 'kafka');
+    const again = await n.push.push(env(['u1'], 'x', 'mid-1'), 'kafka');
+    await n.flush();
+    assert.equal(first.duplicate, undefined);
+    assert.equal(again.duplicate, true);
+    assert.equal(pushes(ws).length, 1);
+  });
+
+  it('rooms: members on this node get one copy per link; leaving stops it; other bizs never see it', async () => {
+    const a = await n.connect('ua');
+    const a2 = await n.connect('ua');
+    const b = await n.connect('ub');
+    const other = await n.connect('ua', 'other-biz');
+    await n.push.joinRoom('b', 'r1', 'ua');
+    await n.push.push({ bizId: 'b', to: { room: 'r1' }, body: 1 }, 'test');
+    await n.push.leaveRoom('b', 'r1', 'ua');
+    await n.push.push({ bizId: 'b', to: { room: 'r1' }, body: 2 }, 'test');
+    await n.flush();
+    assert.deepEqual([a, a2, b, other].map(({ ws }) => pushes(ws).map((f) => f.body)), [[1], [1], [], []]);
+    assert.deepEqual(n.events.recent.filter((e) => e.type === 'joined' || e.type === 'left').map((e) => e.type), ['joined', 'left']);
+  });
+
+  it('a link that connects after its user joined a room follows it', async () => {
+    await n.push.joinRoom('b', 'r2', 'uc');
+    const c = await n.connect('uc');
+    await n.push.push({ bizId: 'b', to: { room: 'r2' }, body: 'hi' }, 'test');
+    await n.flush();
+    assert.deepEqual(pushes(c.ws).map((f) => [f.body, f.room]), [['hi', 'r2']]);
+  });
+});

@@ -1,0 +1,72 @@
+import { strict as assert } from 'node:assert';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { RedisConnection } from '../../src/infra/redis/redis.connection';
+import { RedisMailbox } from '../../src/infra/redis/redis-mailbox';
+import { RedisRoomStore } from '../../src/infra/redis/redis-room.store';
+
+const url = process.env.GATEWAY_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('redis mailbox and rooms (real Redis)', () => {
+  const prefix = `it:${randomUUID()}:`;
+  let redis: RedisConnection;
+  let box: RedisMailbox;
+  before(async () => {
+    redis = new RedisConnection(url, prefix);
+    await redis.waitReady(3000);
+    box = new RedisMailbox(redis, 5, 60, 60);
+  });
+  after(async () => {
+    const keys = await redis.command.keys(`${prefix}*`);
+    if (keys.length) await redis.command.del(...keys);
+    await redis.close();
+  });
+
+  it('gives concurrent appends consecutive seqs in one epoch and reads them back in order', async () => {
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => box.append('b', 'u1', { mid: `m${i}`, body: { i }, ts: i }, { persist: true })));
+    assert.deepEqual(results.map((r) => r.seq).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+    assert.equal(new Set(results.map((r) => r.epoch)).size, 1);
+    const read = await box.readAfter('b', 'u1', results[0].epoch, 2);
+    assert.equal(read.kind, 'entries');
+    assert.deepEqual(read.kind === 'entries' && read.entries.map((e) => e.seq), [3, 4, 5]);
+  });
+
+  it('drops a repeated mid, and keeps at most maxEntries (older gaps resync)', async () => {
+    const first = await box.append('b', 'u2', { mid: 'same', body: 1, ts: 0 }, { persist: true });
+    const again = await box.append('b', 'u2', { mid: 'same', body: 1, ts: 0 }, { persist: true });
+    assert.deepEqual([again.duplicate, again.seq], [true, first.seq]);
+    for (let i = 0; i < 8; i++) await box.append('b', 'u2', { mid: `n${i}`, body: i, ts: 0 }, { persist: true });
+    assert.equal(await redis.command.xlen(`${prefix}mb:b:u2`), 5);
+    const gap = await box.readAfter('b', 'u2', first.epoch, 1);
+    assert.deepEqual(gap, { kind: 'resync', epoch: first.epoch, seq: 9, reason: 'gap_too_old' });
+  });
+
+  it('a lost stream comes back with a new epoch, so an old cursor resyncs', async () => {
+    const r = await box.append('b', 'u3', { mid: 'a', body: 1, ts: 0 }, { persist: true });
+    await redis.command.del(`${prefix}mb:b:u3`, `${prefix}mbseq:b:u3`, `${prefix}mbep:b:u3`);
+    const after = await box.append('b', 'u3', { mid: 'b', body: 2, ts: 0 }, { persist: true });
+    assert.notEqual(after.epoch, r.epoch);
+    assert.equal(after.seq, 1);
+    assert.equal((await box.readAfter('b', 'u3', r.epoch, 1)).kind, 'resync');
+  });
+
+  it('every key of a mailbox expires after the TTL', async () => {
+    await box.append('b', 'u4', { mid: 'x', body: 1, ts: 0 }, { persist: true });
+    for (const k of ['mb', 'mbseq', 'mbep']) {
+      const ttl = await redis.command.ttl(`${prefix}${k}:b:u4`);
+      assert.ok(ttl > 0 && ttl <= 60, `${k} ttl ${ttl}`);
+    }
+  });
+
+  it('room membership is stored per room and per user', async () => {
+    const rooms = new RedisRoomStore(redis);
+    assert.equal(await rooms.join('b', 'r', 'u1'), true);
+    assert.equal(await rooms.join('b', 'r', 'u1'), false);
+    await rooms.join('b', 'r', 'u2');
+    assert.deepEqual((await rooms.members('b', 'r')).sort(), ['u1', 'u2']);
+    assert.deepEqual(await rooms.roomsOf('b', 'u1'), ['r']);
+    await rooms.leave('b', 'r', 'u1');
+    assert.deepEqual(await rooms.members('b', 'r'), ['u2']);
+    assert.deepEqual(await rooms.roomsOf('b', 'u1'), []);
+  });
+});

@@ -83,6 +83,12 @@ export const configSchema = z
         topic: nonEmpty.default('gateway.push'),
         groupId: nonEmpty.default('ws-gateway'),
         dlqTopic: nonEmpty.default('gateway.push.dlq'),
+        /**
+         * where a consumer group with no committed offset starts: earliest loses nothing (a new
+         * group replays what the topic retains, dropped by mid only within the dedup window);
+         * latest skips what was produced before the group first owned a partition
+         */
+        startFrom: z.enum(['earliest', 'latest']).default('earliest'),
         /** partitions of the topics the gateway creates when they do not exist */
         partitions: z.number().int().min(1).default(12),
         eventsTopic: nonEmpty.default('gateway.events'),

@@ -77,7 +77,7 @@ export class InfraModule {
       { provide: Mailbox, useValue: new RedisMailbox(redis, maxEntries, ttlSec, dedupTtlSec) },
       { provide: RoomStore, useValue: new RedisRoomStore(redis) },
       { provide: EventSink, useValue: events },
-      { provide: PushSource, useValue: config.push.consume ? new KafkaPushSource(kafka, { topic, groupId, dlqTopic, extraTopics: [config.push.eventsTopic], partitions: config.push.partitions }, metrics) : new NoPushSource() },
+      { provide: PushSource, useValue: config.push.consume ? new KafkaPushSource(kafka, { topic, groupId, dlqTopic, extraTopics: [config.push.eventsTopic], partitions: config.push.partitions, startFrom: config.push.startFrom }, metrics) : new NoPushSource() },
       { provide: SessionStore, useValue: new RedisSessionStore(redis, config.session.cacheMax, config.session.cacheTtlMs) },
       { provide: ClusterBus, useValue: new RedisClusterBus(redis) },
       { provide: NodeRegistry, useValue: new EtcdNodeRegistry(etcd, config.etcd.prefix, config.etcd.leaseTtlSec) },

@@ -10,13 +10,16 @@ import { LinkEvents } from '../linkevent/link-events';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import type { Session } from '../session/session';
 import { CloseCode, closeReasonLabel } from './close-codes';
-import { Link, LinkOwner, LinkState } from './link';
+import { Link, LinkOwner, LinkState, ResumeCursor } from './link';
 import { LinkRegistry } from './link.registry';
 import { TimerWheel } from './timer-wheel';
 
 const log = logger('link');
 
-/** How long a closing handshake may take before the socket is dropped. */
+/**
+ * How long a closing handshake may take before the socket is dropped. A slow consumer that
+ * reads its backlog within this time sees the 4008 close frame; one that does not sees 1006.
+ */
 const CLOSE_GRACE_MS = 5000;
 /** Error-frame codes (docs/protocol.md). */
 export const ErrorCode = { BAD_FRAME: 400, UNAUTHORIZED: 401, NOT_ALLOWED: 405, INTERNAL: 500, UNAVAILABLE: 503 } as const;
@@ -75,20 +78,30 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
    * Completes an upgrade the upgrader has already admitted. Resolves with the open link, or
    * undefined if the socket went away during the handshake.
    */
-  accept(req: IncomingMessage, socket: Duplex, head: Buffer, session: Session, codec: Codec, protocol: string | undefined, expiresAt: number): Promise<Link | undefined> {
+  accept(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    session: Session,
+    codec: Codec,
+    protocol: string | undefined,
+    expiresAt: number,
+    resumeFrom?: ResumeCursor,
+  ): Promise<Link | undefined> {
     (req as IncomingMessage & UpgradeContext).protocol = protocol;
     return new Promise((resolve) => {
       const onGone = () => resolve(undefined);
       socket.once('close', onGone);
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         socket.off('close', onGone);
-        resolve(this.open(ws, session, codec, expiresAt));
+        resolve(this.open(ws, session, codec, expiresAt, resumeFrom));
       });
     });
   }
 
-  private open(ws: WebSocket, session: Session, codec: Codec, expiresAt: number): Link {
+  private open(ws: WebSocket, session: Session, codec: Codec, expiresAt: number, resumeFrom?: ResumeCursor): Link {
     const link = new Link(ws, session, codec, expiresAt, this);
+    link.resumeFrom = resumeFrom;
     this.registry.add(link);
     this.gauges();
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(link, data, isBinary));
@@ -97,7 +110,10 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
     ws.once('close', (code: number, reason: Buffer) => this.onClosed(link, code, reason.toString()));
     this.wheel.schedule(link, Math.min(this.heartbeatMs, expiresAt - Date.now()));
     this.events.onOpen(link).then(
-      () => link.send({ type: 'connected', sid: session.sid, node: session.node, heartbeatMs: this.heartbeatMs }),
+      () => {
+        if (!link.send({ type: 'connected', sid: session.sid, node: session.node, heartbeatMs: this.heartbeatMs })) return;
+        this.events.onReady(link);
+      },
       (err: Error) => {
         log.warn({ sid: link.id, err: err.message }, 'link setup failed: closing');
         this.closeLink(link, CloseCode.INTERNAL_ERROR, 'setup failed');
@@ -134,7 +150,7 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
     link.state = LinkState.CLOSED;
     this.wheel.cancel(link);
     if (!this.registry.remove(link)) return;
-    this.metrics.closes.inc({ reason: closeReasonLabel(code) });
+    this.metrics.closes.inc({ reason: closeReasonLabel(link.closeCode ?? code) });
     this.gauges();
     this.events.onClose(link, code, reason);
   }

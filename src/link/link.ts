@@ -5,6 +5,12 @@ import type { Session } from '../session/session';
 import { CloseCode } from './close-codes';
 import type { WheelEntry } from './timer-wheel';
 
+/** A cursor the client gave on the upgrade URL (`?resume=<epoch>:<seq>`, or `?resume=` for all). */
+export interface ResumeCursor {
+  epoch?: string;
+  seq: number;
+}
+
 export const enum LinkState {
   OPEN = 0,
   CLOSING = 1,
@@ -32,6 +38,10 @@ export class Link implements WheelEntry {
   wheelRounds = 0;
   /** pings sent since the peer was last heard from */
   missedPongs = 0;
+  /** replayed before any live push when the client asked on the upgrade URL */
+  resumeFrom?: ResumeCursor;
+  /** the code this side closed with, if it started the close (the peer may only see 1006) */
+  closeCode?: number;
   /** epoch ms after which the link closes with 4001 unless a `token` frame extends it */
   expiresAt: number;
 
@@ -94,11 +104,31 @@ export class Link implements WheelEntry {
     this.owner.countOut(queue.length, bytes);
   }
 
+  /**
+   * Flushes the queue now and resolves once the socket has written its buffer out (or the
+   * link is gone), so a producer of many frames (a resume) can keep the backlog bounded.
+   */
+  drained(): Promise<void> {
+    this.flush();
+    const socket = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    if (!socket || this.state !== LinkState.OPEN || socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+
   /** Flushes what is queued, then starts the closing handshake. */
   close(code: number, reason: string): void {
     if (this.state !== LinkState.OPEN) return;
     this.flush();
     this.state = LinkState.CLOSING;
+    this.closeCode = code;
     this.ws.close(code, reason.slice(0, 120));
   }
 

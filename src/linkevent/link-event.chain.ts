@@ -20,6 +20,10 @@ export class LinkEventChain extends LinkEvents {
     for (const h of this.handlers) await h.onOpen?.(link);
   }
 
+  onReady(link: Link): void {
+    for (const h of this.handlers) h.onReady?.(link);
+  }
+
   async onFrame(link: Link, frame: Frame): Promise<void> {
     for (const h of this.handlers) {
       if (h.onFrame && (await h.onFrame(link, frame))) return;

@@ -7,6 +7,8 @@ import type { Link } from '../link/link';
  */
 export interface LinkEventHandler {
   onOpen?(link: Link): Promise<void> | void;
+  /** after `connected` was queued */
+  onReady?(link: Link): void;
   onFrame?(link: Link, frame: Frame): Promise<boolean> | boolean;
   onClose?(link: Link, code: number, reason: string): void;
 }

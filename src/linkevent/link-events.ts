@@ -12,6 +12,8 @@ export abstract class LinkEvents {
    * A rejection closes the link with 1011.
    */
   abstract onOpen(link: Link): Promise<void>;
+  /** `connected` has been queued on the link: it may now receive pushes */
+  abstract onReady(link: Link): void;
   /** a decoded client frame of a type clients may send */
   abstract onFrame(link: Link, frame: Frame): Promise<void>;
   /** the link is gone (any reason); it is already out of the registry */

@@ -36,6 +36,9 @@ export interface AppendOptions {
  */
 export abstract class Mailbox {
   abstract append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult>;
-  /** `epoch` undefined: the client has no cursor yet, so everything stored is returned */
-  abstract readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number): Promise<ReadResult>;
+  /**
+   * At most `limit` entries after `seq`, oldest first (page on with the last seq returned).
+   * `epoch` undefined: the client has no cursor yet, so everything stored is returned.
+   */
+  abstract readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit?: number): Promise<ReadResult>;
 }

@@ -38,6 +38,7 @@ export class GatewayMetrics {
   readonly pushesStored = new Counter({ name: 'websocket_gateway_push_stored_total', help: 'Pushes appended to a user mailbox', registers: [this.registry] });
   readonly deadLetters = new Counter({ name: 'websocket_gateway_push_dead_letters_total', help: 'Kafka records sent to the dead-letter topic, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly kafkaLag = new Gauge({ name: 'websocket_gateway_kafka_lag', help: 'Records behind the end of each gateway.push partition at the last batch', labelNames: ['partition'], registers: [this.registry] });
+  readonly kafkaAssigned = new Gauge({ name: 'websocket_gateway_kafka_assigned_partitions', help: 'gateway.push partitions this node consumes (after the last rebalance)', registers: [this.registry] });
   readonly resumes = new Counter({ name: 'websocket_gateway_resumes_total', help: 'Resume requests, by result', labelNames: ['result'], registers: [this.registry] });
   readonly eventsPublished = new Counter({ name: 'websocket_gateway_events_published_total', help: 'Events written to gateway.events', registers: [this.registry] });
   readonly eventsDropped = new Counter({ name: 'websocket_gateway_events_dropped_total', help: 'Events that could not be written to gateway.events', registers: [this.registry] });

@@ -56,6 +56,7 @@ function node() {
     const link = new Link(ws as unknown as WebSocket, { sid: `s${++n}`, bizId, userId, ip: '::1', node: 'n1', connectedAt: 0 }, new JsonCodec(), Infinity, links);
     links.registry.add(link);
     await push.attach(link);
+    push.ready(link);
     return { link, ws };
   };
   const flush = () => new Promise((r) => setImmediate(r));

@@ -31,12 +31,19 @@ export interface PushResult {
 interface LinkPushState {
   epoch?: string;
   seq: number;
-  /** a resume is reading the mailbox: live user pushes wait here, in order */
+  /** reasons to hold live user pushes (not yet `connected`, a resume replaying) */
+  holds: number;
+  /** live user pushes held while holds > 0, in order */
   pending?: PushMessage[];
   /** seqs delivered live before the first resume, so the resume does not send them twice */
   liveSeqs?: Set<number>;
   rooms: Set<string>;
 }
+
+/** mailbox entries read per round trip during a resume */
+const RESUME_PAGE = 200;
+/** live pushes held for one link while its resume replays; past this the link is slow (4008) */
+const MAX_PENDING = 10_000;
 
 const roomKey = (bizId: string, room: string) => `${bizId}\u0000${room}`;
 
@@ -80,10 +87,35 @@ export class PushService implements OnModuleInit {
   /** Subscribes the link's user, biz and room channels; resolves when they are live. */
   async attach(link: Link): Promise<void> {
     const { bizId, userId } = link.session;
-    const state: LinkPushState = { seq: 0, liveSeqs: new Set(), rooms: new Set() };
+    // held until ready(): nothing may reach the client before its `connected` frame
+    const state: LinkPushState = { seq: 0, holds: 1, pending: [], liveSeqs: new Set(), rooms: new Set() };
     this.states.set(link, state);
     const [rooms] = await Promise.all([this.rooms.roomsOf(bizId, userId), this.subscriptions.acquire(Channels.user(bizId, userId)), this.subscriptions.acquire(Channels.biz(bizId))]);
     await Promise.all(rooms.map((room) => this.followRoom(link, room)));
+  }
+
+  /**
+   * `connected` has been sent: a cursor given on the upgrade URL is replayed first (strict
+   * order: missed pushes, then live ones); otherwise pushes that arrived meanwhile go out now.
+   */
+  ready(link: Link): void {
+    if (link.resumeFrom) {
+      const { epoch, seq } = link.resumeFrom;
+      // resume() takes its own hold synchronously, so the live pushes stay behind the replay
+      this.resume(link, epoch, seq).catch((err: Error) => {
+        log.warn({ sid: link.id, err: err.message }, 'resume failed');
+        link.send({ type: 'error', code: 503, msg: 'resume failed: mailbox unavailable' });
+      });
+    }
+    this.unhold(link);
+  }
+
+  private unhold(link: Link): void {
+    const state = this.states.get(link);
+    if (!state || --state.holds > 0) return;
+    const pending = state.pending ?? [];
+    state.pending = undefined;
+    for (const m of pending) this.deliver([link], m);
   }
 
   detach(link: Link): void {
@@ -239,7 +271,9 @@ export class PushService implements OnModuleInit {
         const state = this.states.get(link);
         if (!state) continue;
         if (state.pending) {
-          state.pending.push(message);
+          // a resume is replaying: hold live pushes behind it, within a bound
+          if (state.pending.length >= MAX_PENDING) this.links.onSlow(link);
+          else state.pending.push(message);
           continue;
         }
         if (state.epoch === message.epoch && message.seq <= state.seq) continue;
@@ -268,35 +302,45 @@ export class PushService implements OnModuleInit {
   async resume(link: Link, epoch: string | undefined, seq: number): Promise<'entries' | 'resync'> {
     const state = this.states.get(link);
     if (!state) return 'entries';
+    state.holds++;
     state.pending ??= [];
     let result: 'entries' | 'resync';
     try {
-      const read = await this.mailbox.readAfter(link.session.bizId, link.session.userId, epoch, seq);
-      if (read.kind === 'resync') {
-        link.send({ type: 'resync', reason: read.reason, epoch: read.epoch, seq: read.seq });
-        state.epoch = read.epoch;
-        state.seq = read.seq;
-        result = 'resync';
-      } else {
+      result = 'entries';
+      // page through the mailbox, keeping the link's backlog under half its bound, so a long
+      // absence is replayed at the speed the client reads rather than closing it as slow
+      const half = this.links.sendQueueMaxBytes / 2;
+      let after = seq;
+      let cursorEpoch = epoch;
+      for (;;) {
+        const read = await this.mailbox.readAfter(link.session.bizId, link.session.userId, cursorEpoch, after, RESUME_PAGE);
+        if (read.kind === 'resync') {
+          link.send({ type: 'resync', reason: read.reason, epoch: read.epoch, seq: read.seq });
+          state.epoch = read.epoch;
+          state.seq = read.seq;
+          result = 'resync';
+          break;
+        }
         const now = Date.now();
         for (const e of read.entries) {
-          if (state.liveSeqs?.has(e.seq) || (e.exp && now > e.exp)) continue;
           if (link.state !== LinkState.OPEN) break;
+          if (state.liveSeqs?.has(e.seq) || (e.exp && now > e.exp)) continue;
           link.send(pushFrame({ k: 'push', mid: e.mid, body: e.body, ts: e.ts, seq: e.seq, epoch: read.epoch }));
           this.metrics.pushesDelivered.inc();
+          if (link.backlogBytes > half) await link.drained();
         }
         const last = read.entries[read.entries.length - 1];
         if (last && (state.epoch !== read.epoch || last.seq > state.seq)) {
           state.epoch = read.epoch;
           state.seq = last.seq;
         } else if (read.epoch && state.epoch === undefined) state.epoch = read.epoch;
-        result = 'entries';
+        if (!last || read.entries.length < RESUME_PAGE || link.state !== LinkState.OPEN) break;
+        after = last.seq;
+        cursorEpoch = read.epoch;
       }
     } finally {
-      const pending = state.pending ?? [];
-      state.pending = undefined;
       state.liveSeqs = undefined;
-      for (const m of pending) this.deliver([link], m);
+      this.unhold(link);
     }
     this.metrics.resumes.inc({ result });
     return result;

@@ -9,6 +9,7 @@ import { NodeState } from '../cluster/node-state';
 import { LinkManager } from '../link/link.manager';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import type { Session } from '../session/session';
+import type { ResumeCursor } from '../link/link';
 import { SessionStore } from '../session/session.store';
 import { newSid } from '../session/sid';
 import { JwtVerifier, TokenError } from './jwt.verifier';
@@ -18,7 +19,7 @@ const log = logger('upgrader');
 /** Subprotocol carrying the token for browsers, which cannot set headers: `bearer.<jwt>`. */
 export const TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
-export type UpgradeResult = 'ok' | 'not_found' | 'draining' | 'full' | 'rate_limited' | 'forbidden_origin' | 'unauthorized' | 'unavailable' | 'aborted';
+export type UpgradeResult = 'ok' | 'bad_request' | 'not_found' | 'draining' | 'full' | 'rate_limited' | 'forbidden_origin' | 'unauthorized' | 'unavailable' | 'aborted';
 
 /**
  * HTTP -> WebSocket admission. Every refusal is an HTTP status with a JSON body written
@@ -97,6 +98,11 @@ export class UpgraderService {
       return 'unauthorized';
     }
     const { codec, protocol } = this.codecs.select(offered, url.searchParams.get('codec'));
+    const resumeFrom = parseResume(url.searchParams.get('resume'));
+    if (resumeFrom === 'bad') {
+      refuse(socket, 400, 'bad_request', 'resume must be <epoch>:<seq> or empty');
+      return 'bad_request';
+    }
     const session: Session = {
       sid: newSid(),
       bizId: identity.bizId,
@@ -115,13 +121,21 @@ export class UpgraderService {
       return 'unavailable';
     }
     // a browser that offered only bearer.<token> gets no protocol back, which browsers accept
-    const link = await this.links.accept(req, socket, head, session, codec, protocol, identity.expiresAt);
+    const link = await this.links.accept(req, socket, head, session, codec, protocol, identity.expiresAt, resumeFrom);
     if (!link) {
       await this.sessions.remove(session).catch(() => undefined);
       return 'aborted';
     }
     return 'ok';
   }
+}
+
+/** `?resume=` -> everything stored; `?resume=<epoch>:<seq>` -> after that cursor; absent -> none. */
+function parseResume(value: string | null): ResumeCursor | undefined | 'bad' {
+  if (value === null) return undefined;
+  if (value === '') return { seq: 0 };
+  const m = /^([A-Za-z0-9_-]{1,32}):(\d{1,15})$/.exec(value);
+  return m ? { epoch: m[1], seq: Number(m[2]) } : 'bad';
 }
 
 function parseProtocols(header: string | undefined): Set<string> {

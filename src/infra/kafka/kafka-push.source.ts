@@ -14,6 +14,7 @@ export interface KafkaPushOptions {
   extraTopics: string[];
   /** partitions of topics the gateway creates */
   partitions: number;
+  startFrom: 'earliest' | 'latest';
 }
 
 /**
@@ -42,7 +43,13 @@ export class KafkaPushSource extends PushSource {
     this.producer = producer;
     await producer.connect();
     await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: false });
+    await consumer.subscribe({ topic, fromBeginning: this.options.startFrom === 'earliest' });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned = e.payload.memberAssignment[topic]?.length ?? 0;
+      this.metrics.kafkaAssigned.set(assigned);
+      log.info({ topic, groupId, partitions: e.payload.memberAssignment[topic] ?? [] }, 'joined the push consumer group');
+    });
+    consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error.message, restart: e.payload.restart }, 'push consumer crashed'));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

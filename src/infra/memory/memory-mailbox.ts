@@ -52,12 +52,12 @@ export class MemoryMailbox extends Mailbox {
     return { seq: box.seq, epoch: box.epoch, duplicate: false };
   }
 
-  async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number): Promise<ReadResult> {
+  async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {
     const box = this.box(`${bizId}\0${userId}`, false);
     if (!box) return epoch === undefined ? { kind: 'entries', epoch: '', entries: [] } : { kind: 'resync', epoch: '', seq: 0, reason: 'epoch_changed' };
     if (epoch !== undefined && epoch !== box.epoch) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'epoch_changed' };
     const from = epoch === undefined ? 0 : seq;
-    const entries = box.entries.filter((e) => e.seq > from);
+    const entries = box.entries.filter((e) => e.seq > from).slice(0, limit);
     if (epoch !== undefined && seq < box.seq && entries[0]?.seq !== seq + 1) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'gap_too_old' };
     return { kind: 'entries', epoch: box.epoch, entries };
   }

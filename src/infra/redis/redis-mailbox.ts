@@ -80,13 +80,13 @@ export class RedisMailbox extends Mailbox {
     return { seq: Number(seq), epoch: String(epoch), duplicate: dup === 1 };
   }
 
-  async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number): Promise<ReadResult> {
+  async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {
     const k = this.keys(bizId, userId);
     const [[, current], [, lastSeq], [, rows]] = (await this.redis.command
       .multi()
       .get(k.epoch)
       .get(k.seq)
-      .xrange(k.stream, `${epoch === undefined ? 0 : seq + 1}-0`, '+')
+      .xrange(k.stream, `${epoch === undefined ? 0 : seq + 1}-0`, '+', 'COUNT', limit)
       .exec()) as [[null, string | null], [null, string | null], [null, [string, string[]][]]];
     const last = Number(lastSeq ?? 0);
     if (current === null) {

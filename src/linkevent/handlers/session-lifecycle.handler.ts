@@ -27,6 +27,10 @@ export class SessionLifecycleHandler implements LinkEventHandler {
     this.events.emit({ type: 'connected', bizId: s.bizId, userId: s.userId, deviceId: s.deviceId, sid: s.sid, node: s.node, ts: Date.now() });
   }
 
+  onReady(link: Link): void {
+    this.push.ready(link);
+  }
+
   onClose(link: Link, code: number): void {
     this.push.detach(link);
     const s = link.session;

@@ -51,9 +51,10 @@ export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<R
   const state = gateway.get(NodeState);
   const cluster = gateway.get(ClusterService);
   await cluster.join();
-  state.set('running');
   const consumer = gateway.get(PushConsumer);
   await consumer.start();
+  state.set('running');
+  await cluster.refresh();
   log.info(
     { node: config.node.id, mode: config.mode, ws: config.gateway.publicUrl, governance: `http://${config.governance.host}:${config.governance.port}`, config: loaded.file ?? '(defaults)' },
     'gateway node ready',
@@ -88,18 +89,14 @@ async function pickPeer(gateway: INestApplication, config: GatewayConfig): Promi
 }
 
 async function main(): Promise<void> {
-  let node: RunningNode;
-  try {
-    node = await startNode();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    log.fatal({ err: (err as Error).message, stack: (err as Error).stack }, 'startup failed');
-    process.exit(1);
-  }
+  // handlers first: a signal during startup drains as soon as the node is up, never kills it
+  let signalled: string | undefined;
+  let node: RunningNode | undefined;
   const stop = (signal: string) => {
+    if (!node) {
+      signalled ??= signal;
+      return;
+    }
     node.shutdown(signal).then(
       () => process.exit(0),
       (err: Error) => {
@@ -110,6 +107,17 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  try {
+    node = await startNode();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    log.fatal({ err: (err as Error).message, stack: (err as Error).stack }, 'startup failed');
+    process.exit(1);
+  }
+  if (signalled) stop(signalled);
 }
 
 process.on('unhandledRejection', (err) => log.error({ err: (err as Error)?.message ?? String(err) }, 'unhandled rejection'));

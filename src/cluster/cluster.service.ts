@@ -33,7 +33,7 @@ export class ClusterService {
       online: this.links.registry.size,
       users: this.links.registry.userCount,
       capacity: gateway.maxConnections,
-      state: this.state.state === 'draining' ? 'draining' : 'running',
+      state: this.state.state === 'running' ? 'running' : this.state.state === 'starting' ? 'starting' : 'draining',
       startedAt: this.state.startedAt,
       updatedAt: Date.now(),
     };
@@ -49,6 +49,11 @@ export class ClusterService {
     }, this.config.etcd.loadIntervalMs);
     this.timer.unref();
     log.info({ node: this.config.node.id, mode: this.config.mode }, 'node registered');
+  }
+
+  /** Publishes the current state now (e.g. the moment the node starts accepting). */
+  async refresh(): Promise<void> {
+    await this.registry.update(this.info());
   }
 
   async leave(): Promise<void> {

@@ -8,7 +8,8 @@ export interface NodeInfo {
   /** distinct users */
   users: number;
   capacity: number;
-  state: 'running' | 'draining';
+  /** balancers send clients only to `running` nodes */
+  state: 'starting' | 'running' | 'draining';
   startedAt: number;
   updatedAt: number;
 }

@@ -56,7 +56,9 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: config.link.maxPayloadBytes,
-      handleProtocols: (_offered, req) => (req as IncomingMessage & UpgradeContext).protocol ?? false,
+      // a browser that offered only `bearer.<jwt>` must get a protocol back or it drops the
+      // connection, so the chosen one is the codec's, else the bearer one it offered
+      handleProtocols: (offered, req) => (req as IncomingMessage & UpgradeContext).protocol ?? [...offered].find((p) => p.startsWith('bearer.')) ?? false,
     });
     // tick at a tenth of the heartbeat (20 ms..1 s), with enough slots for one heartbeat turn
     const tickMs = Math.min(1000, Math.max(20, Math.floor(this.heartbeatMs / 10)));

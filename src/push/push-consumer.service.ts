@@ -4,6 +4,7 @@ import { GatewayConfig } from '../config/gateway.config';
 import { Envelope, envelopeFromProtobuf, parseEnvelope } from './envelope';
 import { DeadLetter, PushSource, RawRecord } from './push-source';
 import { PushService } from './push.service';
+import { runKeyed } from './keyed';
 
 const log = logger('push-consumer');
 export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf';
@@ -38,26 +39,19 @@ export class PushConsumer {
   /** Exposed for tests: the whole per-batch contract without Kafka. */
   async handleBatch(records: RawRecord[]): Promise<DeadLetter[]> {
     const dead: DeadLetter[] = [];
-    const chains = new Map<string, { record: RawRecord; envelope: Envelope }[]>();
+    const good: { record: RawRecord; envelope: Envelope }[] = [];
     for (const record of records) {
       const parsed = this.parse(record);
-      if ('reason' in parsed) {
-        dead.push(parsed);
-        continue;
-      }
-      const key = record.key ?? parsed.envelope.to.users?.[0] ?? record.ref;
-      const chain = chains.get(key);
-      if (chain) chain.push(parsed);
-      else chains.set(key, [parsed]);
+      if ('reason' in parsed) dead.push(parsed);
+      else good.push(parsed);
     }
     if (dead.length) log.warn({ dead: dead.map((d) => ({ ref: d.record.ref, reason: d.reason, detail: d.detail })) }, 'records sent to the dead-letter topic');
-    const queue = [...chains.values()];
-    const worker = async () => {
-      for (let chain = queue.shift(); chain; chain = queue.shift()) {
-        for (const { record, envelope } of chain) await this.push.push(envelope, 'kafka', record.ref);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.config.push.concurrency, queue.length) }, worker));
+    await runKeyed(
+      good,
+      ({ record, envelope }) => record.key ?? envelope.to.users?.[0] ?? record.ref,
+      this.config.push.concurrency,
+      ({ record, envelope }) => this.push.push(envelope, 'kafka', record.ref),
+    );
     return dead;
   }
 

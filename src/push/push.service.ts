@@ -35,9 +35,15 @@ interface LinkPushState {
   holds: number;
   /** live user pushes held while holds > 0, in order */
   pending?: PushMessage[];
-  /** seqs delivered live before the first resume, so the resume does not send them twice */
-  liveSeqs?: Set<number>;
-  rooms: Set<string>;
+  /**
+   * the first seq delivered live on this link (epoch liveEpoch), kept until the first resume:
+   * live pushes reach a link in seq order, so [firstLive, seq] is what it already has
+   */
+  firstLive?: number;
+  liveEpoch?: string;
+  resumed: boolean;
+  /** rooms this link follows; created on the first join */
+  rooms?: Set<string>;
 }
 
 /** mailbox entries read per round trip during a resume */
@@ -88,7 +94,7 @@ export class PushService implements OnModuleInit {
   async attach(link: Link): Promise<void> {
     const { bizId, userId } = link.session;
     // held until ready(): nothing may reach the client before its `connected` frame
-    const state: LinkPushState = { seq: 0, holds: 1, pending: [], liveSeqs: new Set(), rooms: new Set() };
+    const state: LinkPushState = { seq: 0, holds: 1, pending: [], resumed: false };
     this.states.set(link, state);
     const [rooms] = await Promise.all([this.rooms.roomsOf(bizId, userId), this.subscriptions.acquire(Channels.user(bizId, userId)), this.subscriptions.acquire(Channels.biz(bizId))]);
     await Promise.all(rooms.map((room) => this.followRoom(link, room)));
@@ -129,8 +135,8 @@ export class PushService implements OnModuleInit {
 
   private async followRoom(link: Link, room: string): Promise<void> {
     const state = this.states.get(link);
-    if (!state || state.rooms.has(room)) return;
-    state.rooms.add(room);
+    if (!state || state.rooms?.has(room)) return;
+    (state.rooms ??= new Set()).add(room);
     const key = roomKey(link.session.bizId, room);
     let set = this.roomLinks.get(key);
     if (!set) this.roomLinks.set(key, (set = new Set()));
@@ -140,7 +146,7 @@ export class PushService implements OnModuleInit {
 
   private unfollowRoom(link: Link, room: string): void {
     const state = this.states.get(link);
-    if (!state?.rooms.delete(room)) return;
+    if (!state?.rooms?.delete(room)) return;
     const key = roomKey(link.session.bizId, room);
     const set = this.roomLinks.get(key);
     set?.delete(link);
@@ -279,7 +285,10 @@ export class PushService implements OnModuleInit {
         if (state.epoch === message.epoch && message.seq <= state.seq) continue;
         state.epoch = message.epoch;
         state.seq = message.seq;
-        state.liveSeqs?.add(message.seq);
+        if (!state.resumed && state.firstLive === undefined) {
+          state.firstLive = message.seq;
+          state.liveEpoch = message.epoch;
+        }
       }
       let payload = encoded.get(link.codec);
       if (payload === undefined) {
@@ -324,7 +333,8 @@ export class PushService implements OnModuleInit {
         const now = Date.now();
         for (const e of read.entries) {
           if (link.state !== LinkState.OPEN) break;
-          if (state.liveSeqs?.has(e.seq) || (e.exp && now > e.exp)) continue;
+          const alreadyLive = state.firstLive !== undefined && read.epoch === state.liveEpoch && e.seq >= state.firstLive;
+          if (alreadyLive || (e.exp && now > e.exp)) continue;
           link.send(pushFrame({ k: 'push', mid: e.mid, body: e.body, ts: e.ts, seq: e.seq, epoch: read.epoch }));
           this.metrics.pushesDelivered.inc();
           if (link.backlogBytes > half) await link.drained();
@@ -339,7 +349,8 @@ export class PushService implements OnModuleInit {
         cursorEpoch = read.epoch;
       }
     } finally {
-      state.liveSeqs = undefined;
+      state.resumed = true;
+      state.firstLive = undefined;
       this.unhold(link);
     }
     this.metrics.resumes.inc({ result });

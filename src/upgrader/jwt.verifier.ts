@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import * as jwt from 'jsonwebtoken';
-import { createPublicKey, KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import { GatewayConfig } from '../config/gateway.config';
 
 /** Who the token says the client is (DESIGN.md claims: sub, biz, did, name, exp). */
@@ -31,12 +31,15 @@ const ID = /^[\w.@:+-]{1,128}$/;
 export class JwtVerifier {
   private readonly hmacAlgs: jwt.Algorithm[];
   private readonly keyAlgs: jwt.Algorithm[];
+  /** prepared once: given a string, jsonwebtoken first tries to parse it as a PEM key (slow) */
+  private readonly secret?: KeyObject;
   /** public keys by family: RS* verify against rsa keys only, ES* against ec keys only */
   private readonly keys: { rsa: KeyObject[]; ec: KeyObject[] } = { rsa: [], ec: [] };
 
   constructor(private readonly config: GatewayConfig) {
     const algs = config.auth.algorithms as jwt.Algorithm[];
     this.hmacAlgs = config.auth.jwtSecret ? algs.filter((a) => a.startsWith('HS')) : [];
+    if (config.auth.jwtSecret) this.secret = createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8'));
     for (const pem of config.auth.publicKeys) {
       const key = createPublicKey(pem);
       if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'ec') this.keys[key.asymmetricKeyType].push(key);
@@ -54,7 +57,7 @@ export class JwtVerifier {
     let payload: jwt.JwtPayload | string | undefined;
     let lastError: Error | undefined;
     const attempts: [jwt.Secret, jwt.Algorithm[]][] = [];
-    if (this.hmacAlgs.includes(header.alg as jwt.Algorithm)) attempts.push([auth.jwtSecret!, this.hmacAlgs]);
+    if (this.hmacAlgs.includes(header.alg as jwt.Algorithm)) attempts.push([this.secret!, this.hmacAlgs]);
     if (this.keyAlgs.includes(header.alg as jwt.Algorithm)) {
       const alg = header.alg as jwt.Algorithm;
       for (const key of alg.startsWith('RS') ? this.keys.rsa : this.keys.ec) attempts.push([key, [alg]]);

@@ -120,7 +120,6 @@ export class UpgraderService {
       refuse(socket, 503, 'unavailable', 'session store unavailable', { 'Retry-After': '1' });
       return 'unavailable';
     }
-    // a browser that offered only bearer.<token> gets no protocol back, which browsers accept
     const link = await this.links.accept(req, socket, head, session, codec, protocol, identity.expiresAt, resumeFrom);
     if (!link) {
       await this.sessions.remove(session).catch(() => undefined);

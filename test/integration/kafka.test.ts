@@ -19,7 +19,7 @@ describe('kafka push source (real Kafka)', () => {
   const metrics = new GatewayMetrics();
   const sources: KafkaPushSource[] = [];
   const source = () => {
-    const s = new KafkaPushSource(new KafkaConnection(brokers, 'it'), { topic, groupId: `it-${run}`, dlqTopic, extraTopics: [], partitions: 2 }, metrics);
+    const s = new KafkaPushSource(new KafkaConnection(brokers, 'it'), { topic, groupId: `it-${run}`, dlqTopic, extraTopics: [], partitions: 2, startFrom: 'earliest' }, metrics);
     sources.push(s);
     return s;
   };

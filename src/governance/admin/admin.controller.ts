@@ -2,6 +2,8 @@ import { BadRequestException, ServiceUnavailableException, Body, Controller, Del
 import { z } from 'zod';
 import { NodeRegistry } from '../../cluster/node-registry';
 import { PushService, PushResult } from '../../push/push.service';
+import { runKeyed } from '../../push/keyed';
+import { GatewayConfig } from '../../config/gateway.config';
 import { RoomStore } from '../../rooms/room.store';
 import { Envelope, EnvelopeProblem, parseEnvelope } from '../../push/envelope';
 import { SessionStore } from '../../session/session.store';
@@ -40,6 +42,7 @@ export class AdminController {
     private readonly push: PushService,
     private readonly nodes: NodeRegistry,
     private readonly rooms: RoomStore,
+    private readonly config: GatewayConfig,
   ) {}
 
   /** Sessions across the cluster, paged by an opaque cursor; filter by biz, user, name. */
@@ -87,14 +90,13 @@ export class AdminController {
       } else problems.push(...r.problems);
     });
     if (problems.length) throw badRequest(problems);
-    const results: PushResult[] = [];
-    for (const env of envelopes) {
-      try {
-        results.push(await this.push.push(env, 'api'));
-      } catch (err) {
-        // the bus or session store is away: nothing after this envelope was sent
-        throw new ServiceUnavailableException({ error: 'unavailable', message: `push bus unavailable: ${(err as Error).message}`, sent: results });
-      }
+    let results: PushResult[];
+    try {
+      // concurrently across target users, in order for each (same rule as the Kafka consumer)
+      results = await runKeyed(envelopes, (e) => e.to.users?.[0] ?? e.to.room ?? e.bizId, this.config.push.concurrency, (e) => this.push.push(e, 'api'));
+    } catch (err) {
+      // the bus or the mailbox is away: the caller may retry the whole request, mids make it idempotent
+      throw new ServiceUnavailableException({ error: 'unavailable', message: `push path unavailable: ${(err as Error).message}; retry with the same mids` });
     }
     return batch ? { results } : results[0];
   }

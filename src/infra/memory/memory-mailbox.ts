@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { AppendOptions, AppendResult, Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
 
+const MAX_USERS = 20_000;
+
 interface Box {
   epoch: string;
   seq: number;
@@ -11,7 +13,8 @@ interface Box {
 
 /** Embedded mode's mailbox: same contract as Redis's, in process memory. */
 export class MemoryMailbox extends Mailbox {
-  private readonly boxes = new Map<string, Box>();
+  /** bounded: embedded mode keeps at most MAX_USERS users' mailboxes, least recently pushed out */
+  private readonly boxes = new LRUCache<string, Box>({ max: MAX_USERS });
   private readonly mids: LRUCache<string, number>;
 
   constructor(
@@ -20,7 +23,7 @@ export class MemoryMailbox extends Mailbox {
     dedupTtlSec: number,
   ) {
     super();
-    this.mids = new LRUCache({ max: 100_000, ttl: dedupTtlSec * 1000 });
+    this.mids = new LRUCache({ max: 50_000, ttl: dedupTtlSec * 1000 });
   }
 
   private box(key: string, create: boolean): Box | undefined {

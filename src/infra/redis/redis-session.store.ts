@@ -10,6 +10,7 @@ const part = (s: string) => encodeURIComponent(s);
  *   <p>sess             hash  sid -> session JSON      (lookup by id, cluster-wide listing)
  *   <p>u:<biz>:<user>   hash  sid -> session JSON      (the user -> links directory)
  *   <p>n:<node>         set   sids held by a node      (cleanup when a node dies)
+ *   <p>sidx             zset  every sid, score 0       (stable lexical paging for listings)
  * Every write touches the three in one MULTI, so they never disagree. Reads go through a
  * local LRU with a short TTL: a hot user's directory costs one Redis read per TTL.
  */
@@ -41,6 +42,7 @@ export class RedisSessionStore extends SessionStore {
       .hset(`${this.p}sess`, s.sid, json)
       .hset(this.userKey(s.bizId, s.userId), s.sid, json)
       .sadd(`${this.p}n:${part(s.node)}`, s.sid)
+      .zadd(`${this.p}sidx`, 0, s.sid)
       .exec();
     throwIfFailed(res);
     this.bySid.set(s.sid, s);
@@ -53,6 +55,7 @@ export class RedisSessionStore extends SessionStore {
       .hdel(`${this.p}sess`, s.sid)
       .hdel(this.userKey(s.bizId, s.userId), s.sid)
       .srem(`${this.p}n:${part(s.node)}`, s.sid)
+      .zrem(`${this.p}sidx`, s.sid)
       .exec();
     throwIfFailed(res);
     this.bySid.delete(s.sid);
@@ -86,19 +89,30 @@ export class RedisSessionStore extends SessionStore {
       const items = all.slice(start, start + q.limit);
       return start + q.limit < all.length ? { items, next: String(start + q.limit) } : { items };
     }
-    // HSCAN pages the cluster-wide hash; filters apply per page, so keep scanning until the
-    // page is full or the scan ends. The cursor is Redis's own, so paging is stable under writes.
+    // Walk the sid index in lexical order from the cursor (the last sid returned), reading
+    // sessions in batches and filtering, until the page is full or the index ends. The cursor
+    // is a sid, so paging is stable while links come and go.
     const items: Session[] = [];
-    let cursor = q.cursor ?? '0';
-    do {
-      const [next, flat] = await this.redis.command.hscan(`${this.p}sess`, cursor, 'COUNT', Math.max(q.limit, 100));
-      for (let i = 1; i < flat.length; i += 2) {
-        const s = JSON.parse(flat[i]) as Session;
-        if (matches(s, q)) items.push(s);
+    let from = q.cursor ? `(${q.cursor}` : '-';
+    const batch = Math.max(q.limit, 100);
+    for (;;) {
+      const sids = await this.redis.command.zrangebylex(`${this.p}sidx`, from, '+', 'LIMIT', 0, batch);
+      if (sids.length === 0) return { items };
+      const jsons = await this.redis.command.hmget(`${this.p}sess`, ...sids);
+      for (let i = 0; i < sids.length; i++) {
+        const json = jsons[i];
+        if (!json) continue;
+        const s = JSON.parse(json) as Session;
+        if (!matches(s, q)) continue;
+        items.push(s);
+        if (items.length === q.limit) {
+          const more = i < sids.length - 1 || (await this.redis.command.zrangebylex(`${this.p}sidx`, `(${s.sid}`, '+', 'LIMIT', 0, 1)).length > 0;
+          return more ? { items, next: s.sid } : { items };
+        }
       }
-      cursor = next;
-    } while (cursor !== '0' && items.length < q.limit);
-    return cursor === '0' ? { items } : { items, next: cursor };
+      if (sids.length < batch) return { items };
+      from = `(${sids[sids.length - 1]}`;
+    }
   }
 
   async removeNode(node: string): Promise<number> {
@@ -108,6 +122,7 @@ export class RedisSessionStore extends SessionStore {
     const multi = this.redis.command.multi();
     sids.forEach((sid, i) => {
       multi.hdel(`${this.p}sess`, sid);
+      multi.zrem(`${this.p}sidx`, sid);
       const json = jsons[i];
       if (json) {
         const s = JSON.parse(json) as Session;

@@ -13,6 +13,13 @@ export interface PushMessage {
   room?: string;
   /** for a node channel: the links to deliver to */
   sids?: string[];
+  /**
+   * a mid seen before: a node may have stored it and died before publishing it, so it is sent
+   * again, and links that already have this seq drop it
+   */
+  redelivery?: boolean;
+  /** the publishing node, which delivered to its own links already and skips the echo */
+  from?: string;
 }
 
 export type BusMessage =

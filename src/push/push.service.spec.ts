@@ -142,6 +142,23 @@ describe('push service (memory adapters)', () => {
     assert.equal(pushes(ws).length, 1);
   });
 
+  it('a push stored by a node that died before publishing it is delivered on redelivery, once', async () => {
+    const { ws } = await n.connect('u1');
+    await n.push.push(env(['u1'], 'first', 'm-1'), 'kafka');
+    // a node appended m-2 to the mailbox and died before publishing it
+    await n.mailbox.append('b', 'u1', { mid: 'm-2', body: 'second', ts: Date.now() }, { persist: true });
+    // the record is redelivered (to this node): m-1 was published already, m-2 was not
+    await n.push.push(env(['u1'], 'first', 'm-1'), 'kafka');
+    await n.push.push(env(['u1'], 'second', 'm-2'), 'kafka');
+    await n.push.push(env(['u1'], 'third', 'm-3'), 'kafka');
+    await n.flush();
+    assert.deepEqual(pushes(ws).map((f) => [f.body, f.seq]), [
+      ['first', 1],
+      ['second', 2],
+      ['third', 3],
+    ]);
+  });
+
   it('rooms: members on this node get one copy per link; leaving stops it; other bizs never see it', async () => {
     const a = await n.connect('ua');
     const a2 = await n.connect('ua');

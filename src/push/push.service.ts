@@ -31,6 +31,8 @@ export interface PushResult {
 interface LinkPushState {
   epoch?: string;
   seq: number;
+  /** pushes of epoch `epoch` up to this seq were sent by a resume replay: a live copy is dropped */
+  floor: number;
   /** reasons to hold live user pushes (not yet `connected`, a resume replaying) */
   holds: number;
   /** live user pushes held while holds > 0, in order */
@@ -94,7 +96,7 @@ export class PushService implements OnModuleInit {
   async attach(link: Link): Promise<void> {
     const { bizId, userId } = link.session;
     // held until ready(): nothing may reach the client before its `connected` frame
-    const state: LinkPushState = { seq: 0, holds: 1, pending: [], resumed: false };
+    const state: LinkPushState = { seq: 0, floor: 0, holds: 1, pending: [], resumed: false };
     this.states.set(link, state);
     const [rooms] = await Promise.all([this.rooms.roomsOf(bizId, userId), this.subscriptions.acquire(Channels.user(bizId, userId)), this.subscriptions.acquire(Channels.biz(bizId))]);
     await Promise.all(rooms.map((room) => this.followRoom(link, room)));
@@ -194,9 +196,14 @@ export class PushService implements OnModuleInit {
       const results = await Promise.all(
         to.users.map(async (user) => {
           const r = await this.mailbox.append(bizId, user, { mid, body: env.body, ts, exp: base.exp }, { persist });
-          if (r.duplicate) return 'dup' as const;
+          if (r.duplicate) {
+            // the first copy may have been stored by a node that died before publishing it:
+            // publish again under the stored seq; links that already have it drop it
+            if (persist && r.seq > 0) await this.publish(Channels.user(bizId, user), { ...base, seq: r.seq, epoch: r.epoch, redelivery: true });
+            return 'dup' as const;
+          }
           if (persist) this.metrics.pushesStored.inc();
-          await this.bus.publish(Channels.user(bizId, user), persist ? { ...base, seq: r.seq, epoch: r.epoch } : base);
+          await this.publish(Channels.user(bizId, user), persist ? { ...base, seq: r.seq, epoch: r.epoch } : base);
           return 'sent' as const;
         }),
       );
@@ -211,8 +218,8 @@ export class PushService implements OnModuleInit {
       this.metrics.pushesDropped.inc({ reason: 'duplicate' });
       return { mid, routed: 0, duplicate: true };
     }
-    if (to.all) return { mid, routed: await this.bus.publish(Channels.biz(bizId), base) };
-    if (to.room !== undefined) return { mid, routed: await this.bus.publish(Channels.room(bizId, to.room), { ...base, room: to.room }) };
+    if (to.all) return { mid, routed: await this.publish(Channels.biz(bizId), base) };
+    if (to.room !== undefined) return { mid, routed: await this.publish(Channels.room(bizId, to.room), { ...base, room: to.room }) };
 
     const byNode = new Map<string, string[]>();
     const unknownLinks: string[] = [];
@@ -223,7 +230,7 @@ export class PushService implements OnModuleInit {
       else byNode.set(s.node, [...(byNode.get(s.node) ?? []), sid]);
     });
     if (unknownLinks.length) this.metrics.pushesDropped.inc({ reason: 'no_link' }, unknownLinks.length);
-    await Promise.all([...byNode].map(([node, sids]) => this.bus.publish(Channels.node(node), { ...base, sids })));
+    await Promise.all([...byNode].map(([node, sids]) => (node === this.config.node.id ? this.route(Channels.node(node), { ...base, sids }) : this.bus.publish(Channels.node(node), { ...base, sids }))));
     return { mid, routed: to.links!.length - unknownLinks.length, ...(unknownLinks.length ? { unknownLinks } : {}) };
   }
 
@@ -248,8 +255,8 @@ export class PushService implements OnModuleInit {
       if (link) this.links.closeLink(link, CloseCode.KICKED, message.reason);
       return;
     }
-    const [kind, a, b] = channel.split(':');
     if (message.k === 'room') {
+      const [kind, a, b] = channel.split(':');
       if (kind !== 'user') return;
       for (const link of registry.ofUser(decodeURIComponent(a), decodeURIComponent(b)) ?? []) {
         if (message.op === 'join') this.followRoom(link, message.room).catch((err: Error) => log.warn({ err: err.message }, 'room subscribe failed'));
@@ -257,16 +264,30 @@ export class PushService implements OnModuleInit {
       }
       return;
     }
+    if (message.from === this.config.node.id) return; // delivered locally when published
+    this.route(channel, message);
+  }
+
+  /** Delivers a push to the local links the channel stands for. */
+  private route(channel: string, message: PushMessage): void {
     if (message.exp && Date.now() > message.exp) {
       this.metrics.pushesDropped.inc({ reason: 'expired' });
       return;
     }
+    const registry = this.links.registry;
+    const [kind, a, b] = channel.split(':');
     let targets: Iterable<Link> | undefined;
     if (message.sids) targets = message.sids.map((sid) => registry.get(sid)).filter((l): l is Link => l !== undefined);
     else if (kind === 'user') targets = registry.ofUser(decodeURIComponent(a), decodeURIComponent(b));
     else if (kind === 'room') targets = this.roomLinks.get(roomKey(decodeURIComponent(a), decodeURIComponent(b)));
     else if (kind === 'biz') targets = registry.ofBiz(decodeURIComponent(a));
     if (targets) this.deliver(targets, message);
+  }
+
+  /** Local links first, without a round trip; then the other nodes through the bus. */
+  private publish(channel: string, message: PushMessage): Promise<number> {
+    this.route(channel, message);
+    return this.bus.publish(channel, { ...message, from: this.config.node.id });
   }
 
   private deliver(targets: Iterable<Link>, message: PushMessage): void {
@@ -282,9 +303,15 @@ export class PushService implements OnModuleInit {
           else state.pending.push(message);
           continue;
         }
-        if (state.epoch === message.epoch && message.seq <= state.seq) continue;
-        state.epoch = message.epoch;
-        state.seq = message.seq;
+        // live pushes are not repeated on the bus (redeliveries die at the mailbox by mid), so the
+        // only copies to drop are those a resume replay already sent; pushes from two producers
+        // may arrive out of seq order and are all delivered
+        if (state.epoch === message.epoch && message.seq <= (message.redelivery ? state.seq : state.floor)) continue;
+        if (state.epoch !== message.epoch) {
+          state.epoch = message.epoch;
+          state.seq = message.seq;
+          state.floor = 0;
+        } else if (message.seq > state.seq) state.seq = message.seq;
         if (!state.resumed && state.firstLive === undefined) {
           state.firstLive = message.seq;
           state.liveEpoch = message.epoch;
@@ -327,6 +354,7 @@ export class PushService implements OnModuleInit {
           link.send({ type: 'resync', reason: read.reason, epoch: read.epoch, seq: read.seq });
           state.epoch = read.epoch;
           state.seq = read.seq;
+          state.floor = read.seq;
           result = 'resync';
           break;
         }
@@ -344,6 +372,7 @@ export class PushService implements OnModuleInit {
           state.epoch = read.epoch;
           state.seq = last.seq;
         } else if (read.epoch && state.epoch === undefined) state.epoch = read.epoch;
+        if (last && state.epoch === read.epoch) state.floor = Math.max(state.floor, last.seq);
         if (!last || read.entries.length < RESUME_PAGE || link.state !== LinkState.OPEN) break;
         after = last.seq;
         cursorEpoch = read.epoch;

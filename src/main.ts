@@ -56,7 +56,13 @@ export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<R
   state.set('running');
   await cluster.refresh();
   log.info(
-    { node: config.node.id, mode: config.mode, ws: config.gateway.publicUrl, governance: `http://${config.governance.host}:${config.governance.port}`, config: loaded.file ?? '(defaults)' },
+    {
+      node: config.node.id,
+      mode: config.mode,
+      ws: config.gateway.publicUrl,
+      governance: `http://${config.governance.host}:${config.governance.port}`,
+      config: loaded.file ?? '(defaults)',
+    },
     'gateway node ready',
   );
 

@@ -54,7 +54,10 @@ describe('codec selection', () => {
   const reg = new CodecRegistry('json');
   it('prefers the subprotocol, then ?codec=, then the default', () => {
     assert.deepEqual(
-      [reg.select(new Set(['gateway.protobuf']), 'json'), reg.select(new Set(), 'protobuf'), reg.select(new Set(['bearer.x']), null)].map((r) => [r.codec.name, r.protocol]),
+      [reg.select(new Set(['gateway.protobuf']), 'json'), reg.select(new Set(), 'protobuf'), reg.select(new Set(['bearer.x']), null)].map((r) => [
+        r.codec.name,
+        r.protocol,
+      ]),
       [
         ['protobuf', 'gateway.protobuf'],
         ['protobuf', undefined],

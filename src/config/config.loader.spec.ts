@@ -71,7 +71,10 @@ describe('config loader', () => {
   it('refuses a YAML file that does not parse, naming it', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'broken.yaml'), 'gateway: [unclosed\n');
-    assert.throws(() => loadConfig({ cwd: dir, env: { CONFIG_FILE: 'broken.yaml' } }), (e: Error) => e instanceof ConfigError && e.message.includes('broken.yaml'));
+    assert.throws(
+      () => loadConfig({ cwd: dir, env: { CONFIG_FILE: 'broken.yaml' } }),
+      (e: Error) => e instanceof ConfigError && e.message.includes('broken.yaml'),
+    );
   });
 
   it('maps every leaf to a distinct variable name', () => {

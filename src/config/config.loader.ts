@@ -71,7 +71,10 @@ function fromEnv(kind: Leaf, raw: string): unknown {
     case 'boolean':
       return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
     case 'array':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     default:
       return raw;
   }

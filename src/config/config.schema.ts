@@ -13,113 +13,119 @@ export const configSchema = z
   .object({
     mode: z.enum(['embedded', 'cluster']).default('embedded'),
     node: strictObject({
-        /** unique per process; defaults to <hostname>-<pid> */
-        id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (1-64)').optional(),
-      })
-      .default({}),
+      /** unique per process; defaults to <hostname>-<pid> */
+      id: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (1-64)')
+        .optional(),
+    }).default({}),
     gateway: strictObject({
-        host: nonEmpty.default('127.0.0.1'),
-        port: port.default(9002),
-        path: z.string().startsWith('/').default('/ws'),
-        /** the ws URL other parts advertise for this node; defaults to ws://<host>:<port><path> */
-        publicUrl: z.string().url().optional(),
-        /** links this node accepts before answering 503 */
-        maxConnections: z.number().int().positive().default(10000),
-      })
-      .default({}),
+      host: nonEmpty.default('127.0.0.1'),
+      port: port.default(9002),
+      path: z.string().startsWith('/').default('/ws'),
+      /** the ws URL other parts advertise for this node; defaults to ws://<host>:<port><path> */
+      publicUrl: z.string().url().optional(),
+      /** links this node accepts before answering 503 */
+      maxConnections: z.number().int().positive().default(10000),
+    }).default({}),
     upgrader: strictObject({
-        /** Origin header values allowed to upgrade; empty = any (non-browser clients send none) */
-        allowedOrigins: z.array(nonEmpty).default([]),
-        /** upgrades per source IP per window before 429 */
-        ratePerIp: z.number().int().positive().default(100),
-        rateWindowSec: z.number().int().positive().default(1),
-      })
-      .default({}),
+      /** Origin header values allowed to upgrade; empty = any (non-browser clients send none) */
+      allowedOrigins: z.array(nonEmpty).default([]),
+      /** upgrades per source IP per window before 429 */
+      ratePerIp: z.number().int().positive().default(100),
+      rateWindowSec: z.number().int().positive().default(1),
+    }).default({}),
     auth: strictObject({
-        /** HS256 shared secret */
-        jwtSecret: z.string().optional(),
-        /** PEM public keys (inline or a path to a .pem file) for RS256 / ES256 */
-        publicKeys: z.array(nonEmpty).default([]),
-        algorithms: z.array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'])).min(1).default(['HS256', 'RS256', 'ES256']),
-        issuer: z.string().optional(),
-        audience: z.string().optional(),
-        clockToleranceSec: z.number().int().min(0).default(5),
-        /** tokens without `exp` are refused unless this is set (development only) */
-        allowNoExp: z.boolean().default(false),
-      })
-      .default({}),
+      /** HS256 shared secret */
+      jwtSecret: z.string().optional(),
+      /** PEM public keys (inline or a path to a .pem file) for RS256 / ES256 */
+      publicKeys: z.array(nonEmpty).default([]),
+      algorithms: z
+        .array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512']))
+        .min(1)
+        .default(['HS256', 'RS256', 'ES256']),
+      issuer: z.string().optional(),
+      audience: z.string().optional(),
+      clockToleranceSec: z.number().int().min(0).default(5),
+      /** tokens without `exp` are refused unless this is set (development only) */
+      allowNoExp: z.boolean().default(false),
+    }).default({}),
     link: strictObject({
-        heartbeatMs: ms.default(25000),
-        /** pings left unanswered before the peer is taken for dead and terminated */
-        maxMissedPongs: z.number().int().min(1).default(2),
-        /** largest frame a client may send; larger closes the link with 1009 */
-        maxPayloadBytes: z.number().int().min(1024).default(512 * 1024),
-        /** bytes queued for one link (ours + the socket's) before it is closed as slow (4008) */
-        sendQueueMaxBytes: z.number().int().min(1024).default(1024 * 1024),
-      })
-      .default({}),
+      heartbeatMs: ms.default(25000),
+      /** pings left unanswered before the peer is taken for dead and terminated */
+      maxMissedPongs: z.number().int().min(1).default(2),
+      /** largest frame a client may send; larger closes the link with 1009 */
+      maxPayloadBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(512 * 1024),
+      /** bytes queued for one link (ours + the socket's) before it is closed as slow (4008) */
+      sendQueueMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
+    }).default({}),
     codec: strictObject({ default: z.enum(['json', 'protobuf']).default('json') }).default({}),
     session: strictObject({
-        cacheMax: z.number().int().positive().default(10000),
-        cacheTtlMs: ms.default(5000),
-      })
-      .default({}),
+      cacheMax: z.number().int().positive().default(10000),
+      cacheTtlMs: ms.default(5000),
+    }).default({}),
     redis: strictObject({ url: z.string().url().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('gw:') }).default({}),
     kafka: strictObject({
-        brokers: z.array(nonEmpty).default(['127.0.0.1:9092']),
-        clientId: nonEmpty.default('ws-gateway'),
-      })
-      .default({}),
+      brokers: z.array(nonEmpty).default(['127.0.0.1:9092']),
+      clientId: nonEmpty.default('ws-gateway'),
+    }).default({}),
     etcd: strictObject({
-        endpoints: z.array(nonEmpty).default(['http://127.0.0.1:2379']),
-        prefix: z.string().default('/gateway/nodes/'),
-        leaseTtlSec: z.number().int().min(2).default(10),
-        loadIntervalMs: ms.default(3000),
-      })
-      .default({}),
+      endpoints: z.array(nonEmpty).default(['http://127.0.0.1:2379']),
+      prefix: z.string().default('/gateway/nodes/'),
+      leaseTtlSec: z.number().int().min(2).default(10),
+      loadIntervalMs: ms.default(3000),
+    }).default({}),
     push: strictObject({
-        /** consume gateway.push from Kafka (cluster mode); off leaves only POST /api/push */
-        consume: z.boolean().default(true),
-        topic: nonEmpty.default('gateway.push'),
-        groupId: nonEmpty.default('ws-gateway'),
-        dlqTopic: nonEmpty.default('gateway.push.dlq'),
-        /**
-         * where a consumer group with no committed offset starts: earliest loses nothing (a new
-         * group replays what the topic retains, dropped by mid only within the dedup window);
-         * latest skips what was produced before the group first owned a partition
-         */
-        startFrom: z.enum(['earliest', 'latest']).default('earliest'),
-        /** partitions of the topics the gateway creates when they do not exist */
-        partitions: z.number().int().min(1).default(12),
-        eventsTopic: nonEmpty.default('gateway.events'),
-        /** larger records go to the DLQ */
-        maxEnvelopeBytes: z.number().int().min(1024).default(256 * 1024),
-        /** biz ids the gateway serves; a record for another goes to the DLQ. Empty: any */
-        bizIds: z.array(nonEmpty).default([]),
-        /** records handled concurrently (different users); one user's records stay in order */
-        concurrency: z.number().int().min(1).max(1024).default(64),
-      })
-      .default({}),
+      /** consume gateway.push from Kafka (cluster mode); off leaves only POST /api/push */
+      consume: z.boolean().default(true),
+      topic: nonEmpty.default('gateway.push'),
+      groupId: nonEmpty.default('ws-gateway'),
+      dlqTopic: nonEmpty.default('gateway.push.dlq'),
+      /**
+       * where a consumer group with no committed offset starts: earliest loses nothing (a new
+       * group replays what the topic retains, dropped by mid only within the dedup window);
+       * latest skips what was produced before the group first owned a partition
+       */
+      startFrom: z.enum(['earliest', 'latest']).default('earliest'),
+      /** partitions of the topics the gateway creates when they do not exist */
+      partitions: z.number().int().min(1).default(12),
+      eventsTopic: nonEmpty.default('gateway.events'),
+      /** larger records go to the DLQ */
+      maxEnvelopeBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024),
+      /** biz ids the gateway serves; a record for another goes to the DLQ. Empty: any */
+      bizIds: z.array(nonEmpty).default([]),
+      /** records handled concurrently (different users); one user's records stay in order */
+      concurrency: z.number().int().min(1).max(1024).default(64),
+    }).default({}),
     mailbox: strictObject({
-        maxEntries: z.number().int().min(1).default(100),
-        ttlSec: z.number().int().min(1).default(1800),
-        /** how long a mid is remembered to drop redeliveries */
-        dedupTtlSec: z.number().int().min(1).default(600),
-      })
-      .default({}),
+      maxEntries: z.number().int().min(1).default(100),
+      ttlSec: z.number().int().min(1).default(1800),
+      /** how long a mid is remembered to drop redeliveries */
+      dedupTtlSec: z.number().int().min(1).default(600),
+    }).default({}),
     rooms: strictObject({
-        /** biz ids whose client joins need the backend's approval; others may join freely */
-        approvalBizIds: z.array(nonEmpty).default([]),
-      })
-      .default({}),
+      /** biz ids whose client joins need the backend's approval; others may join freely */
+      approvalBizIds: z.array(nonEmpty).default([]),
+    }).default({}),
     governance: strictObject({
-        host: nonEmpty.default('127.0.0.1'),
-        port: port.default(9003),
-        adminToken: z.string().optional(),
-        /** how long a health dependency may take to answer before it counts as down */
-        healthTimeoutMs: ms.default(1500),
-      })
-      .default({}),
+      host: nonEmpty.default('127.0.0.1'),
+      port: port.default(9003),
+      adminToken: z.string().optional(),
+      /** how long a health dependency may take to answer before it counts as down */
+      healthTimeoutMs: ms.default(1500),
+    }).default({}),
     shutdown: strictObject({ drainTimeoutMs: ms.default(10000) }).default({}),
     log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({}),
   })
@@ -137,12 +143,15 @@ export function crossCheck(raw: Record<string, any>): { path: string; message: s
   const governance = raw.governance ?? {};
   const gateway = raw.gateway ?? {};
   if (raw.mode === 'cluster') {
-    if (!auth.jwtSecret && !(Array.isArray(auth.publicKeys) && auth.publicKeys.length)) problems.push({ path: 'auth.jwtSecret', message: 'cluster mode needs auth.jwtSecret or auth.publicKeys' });
+    if (!auth.jwtSecret && !(Array.isArray(auth.publicKeys) && auth.publicKeys.length))
+      problems.push({ path: 'auth.jwtSecret', message: 'cluster mode needs auth.jwtSecret or auth.publicKeys' });
     if (!governance.adminToken) problems.push({ path: 'governance.adminToken', message: 'cluster mode needs an admin token' });
   }
   if (typeof auth.jwtSecret === 'string' && auth.jwtSecret.length < 16) problems.push({ path: 'auth.jwtSecret', message: 'must be at least 16 characters' });
-  if (typeof governance.adminToken === 'string' && governance.adminToken.length < 16) problems.push({ path: 'governance.adminToken', message: 'must be at least 16 characters' });
+  if (typeof governance.adminToken === 'string' && governance.adminToken.length < 16)
+    problems.push({ path: 'governance.adminToken', message: 'must be at least 16 characters' });
   const gwPort = gateway.port ?? 9002;
-  if (gwPort !== 0 && gwPort === (governance.port ?? 9003) && (gateway.host ?? '127.0.0.1') === (governance.host ?? '127.0.0.1')) problems.push({ path: 'governance.port', message: 'must differ from gateway.port' });
+  if (gwPort !== 0 && gwPort === (governance.port ?? 9003) && (gateway.host ?? '127.0.0.1') === (governance.host ?? '127.0.0.1'))
+    problems.push({ path: 'governance.port', message: 'must differ from gateway.port' });
   return problems;
 }

@@ -77,7 +77,16 @@ export class InfraModule {
       { provide: Mailbox, useValue: new RedisMailbox(redis, maxEntries, ttlSec, dedupTtlSec) },
       { provide: RoomStore, useValue: new RedisRoomStore(redis) },
       { provide: EventSink, useValue: events },
-      { provide: PushSource, useValue: config.push.consume ? new KafkaPushSource(kafka, { topic, groupId, dlqTopic, extraTopics: [config.push.eventsTopic], partitions: config.push.partitions, startFrom: config.push.startFrom }, metrics) : new NoPushSource() },
+      {
+        provide: PushSource,
+        useValue: config.push.consume
+          ? new KafkaPushSource(
+              kafka,
+              { topic, groupId, dlqTopic, extraTopics: [config.push.eventsTopic], partitions: config.push.partitions, startFrom: config.push.startFrom },
+              metrics,
+            )
+          : new NoPushSource(),
+      },
       { provide: SessionStore, useValue: new RedisSessionStore(redis, config.session.cacheMax, config.session.cacheTtlMs) },
       { provide: ClusterBus, useValue: new RedisClusterBus(redis) },
       { provide: NodeRegistry, useValue: new EtcdNodeRegistry(etcd, config.etcd.prefix, config.etcd.leaseTtlSec) },
@@ -91,7 +100,10 @@ export class InfraModule {
           ],
         },
       },
-      { provide: InfraLifecycle, useValue: new InfraLifecycle([() => redis.waitReady(10000), () => etcd.ping(10000)], [() => events.close(), () => redis.close(), () => etcd.close()]) },
+      {
+        provide: InfraLifecycle,
+        useValue: new InfraLifecycle([() => redis.waitReady(10000), () => etcd.ping(10000)], [() => events.close(), () => redis.close(), () => etcd.close()]),
+      },
     ];
   }
 }

@@ -53,9 +53,15 @@ describe('link', () => {
     assert.equal(ws.sent.length, 0);
     link.flush();
     assert.equal(ws.corks, 1);
-    assert.deepEqual(ws.sent.map((s) => JSON.parse(s).mid), ['0', '1', '2', '3', '4']);
+    assert.deepEqual(
+      ws.sent.map((s) => JSON.parse(s).mid),
+      ['0', '1', '2', '3', '4'],
+    );
     assert.equal(out.frames, 5);
-    assert.equal(out.bytes, ws.sent.reduce((a, s) => a + Buffer.byteLength(s), 0));
+    assert.equal(
+      out.bytes,
+      ws.sent.reduce((a, s) => a + Buffer.byteLength(s), 0),
+    );
   });
 
   it('refuses past its bound (queue plus socket buffer) and reports itself slow', () => {

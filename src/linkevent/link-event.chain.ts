@@ -11,7 +11,10 @@ const log = logger('linkevent');
 /** Connect / message / disconnect as an ordered chain of handlers (see LinkEventModule). */
 @Injectable()
 export class LinkEventChain extends LinkEvents {
-  constructor(@Inject(LINK_EVENT_HANDLERS) private readonly handlers: LinkEventHandler[], links: LinkManager) {
+  constructor(
+    @Inject(LINK_EVENT_HANDLERS) private readonly handlers: LinkEventHandler[],
+    links: LinkManager,
+  ) {
     super();
     links.bind(this);
   }

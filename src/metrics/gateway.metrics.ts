@@ -9,18 +9,52 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class GatewayMetrics {
   readonly registry = new Registry();
 
-  readonly onlineUsers = new Gauge({ name: 'websocket_gateway_online_users', help: 'Distinct users with at least one link on this node', registers: [this.registry] });
+  readonly onlineUsers = new Gauge({
+    name: 'websocket_gateway_online_users',
+    help: 'Distinct users with at least one link on this node',
+    registers: [this.registry],
+  });
   readonly connections = new Gauge({ name: 'websocket_gateway_connections', help: 'Open WebSocket links on this node', registers: [this.registry] });
-  readonly upgrades = new Counter({ name: 'websocket_gateway_upgrades_total', help: 'Upgrade attempts by result', labelNames: ['result'], registers: [this.registry] });
-  readonly closes = new Counter({ name: 'websocket_gateway_link_closes_total', help: 'Links closed, by reason', labelNames: ['reason'], registers: [this.registry] });
-  readonly framesIn = new Counter({ name: 'websocket_gateway_frames_in_total', help: 'Frames received from clients, by type', labelNames: ['type'], registers: [this.registry] });
+  readonly upgrades = new Counter({
+    name: 'websocket_gateway_upgrades_total',
+    help: 'Upgrade attempts by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly closes = new Counter({
+    name: 'websocket_gateway_link_closes_total',
+    help: 'Links closed, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly framesIn = new Counter({
+    name: 'websocket_gateway_frames_in_total',
+    help: 'Frames received from clients, by type',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
   readonly framesOut = new Counter({ name: 'websocket_gateway_frames_out_total', help: 'Frames written to clients', registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'websocket_gateway_bytes_in_total', help: 'Payload bytes received from clients', registers: [this.registry] });
   readonly bytesOut = new Counter({ name: 'websocket_gateway_bytes_out_total', help: 'Payload bytes written to clients', registers: [this.registry] });
-  readonly badFrames = new Counter({ name: 'websocket_gateway_bad_frames_total', help: 'Client frames refused, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly badFrames = new Counter({
+    name: 'websocket_gateway_bad_frames_total',
+    help: 'Client frames refused, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly pushesDelivered = new Counter({ name: 'websocket_gateway_push_delivered_total', help: 'Push frames written to links', registers: [this.registry] });
-  readonly pushesAccepted = new Counter({ name: 'websocket_gateway_push_accepted_total', help: 'Push envelopes accepted, by source', labelNames: ['source'], registers: [this.registry] });
-  readonly pushesDropped = new Counter({ name: 'websocket_gateway_push_dropped_total', help: 'Pushes not delivered to a link, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly pushesAccepted = new Counter({
+    name: 'websocket_gateway_push_accepted_total',
+    help: 'Push envelopes accepted, by source',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly pushesDropped = new Counter({
+    name: 'websocket_gateway_push_dropped_total',
+    help: 'Pushes not delivered to a link, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly pushLatency = new Histogram({
     name: 'websocket_gateway_push_latency_seconds',
     help: 'From push acceptance to the frame being queued on the link',
@@ -34,15 +68,51 @@ export class GatewayMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
-  readonly uplinkErrors = new Counter({ name: 'websocket_gateway_uplink_errors_total', help: 'Client requests answered with an error code, by backend and code', labelNames: ['backend', 'code'], registers: [this.registry] });
+  readonly uplinkErrors = new Counter({
+    name: 'websocket_gateway_uplink_errors_total',
+    help: 'Client requests answered with an error code, by backend and code',
+    labelNames: ['backend', 'code'],
+    registers: [this.registry],
+  });
   readonly pushesStored = new Counter({ name: 'websocket_gateway_push_stored_total', help: 'Pushes appended to a user mailbox', registers: [this.registry] });
-  readonly deadLetters = new Counter({ name: 'websocket_gateway_push_dead_letters_total', help: 'Kafka records sent to the dead-letter topic, by reason', labelNames: ['reason'], registers: [this.registry] });
-  readonly kafkaLag = new Gauge({ name: 'websocket_gateway_kafka_lag', help: 'Records behind the end of each gateway.push partition at the last batch', labelNames: ['partition'], registers: [this.registry] });
-  readonly kafkaAssigned = new Gauge({ name: 'websocket_gateway_kafka_assigned_partitions', help: 'gateway.push partitions this node consumes (after the last rebalance)', registers: [this.registry] });
-  readonly resumes = new Counter({ name: 'websocket_gateway_resumes_total', help: 'Resume requests, by result', labelNames: ['result'], registers: [this.registry] });
-  readonly eventsPublished = new Counter({ name: 'websocket_gateway_events_published_total', help: 'Events written to gateway.events', registers: [this.registry] });
-  readonly eventsDropped = new Counter({ name: 'websocket_gateway_events_dropped_total', help: 'Events that could not be written to gateway.events', registers: [this.registry] });
-  readonly heartbeatTimeouts = new Counter({ name: 'websocket_gateway_heartbeat_timeouts_total', help: 'Links terminated after missed pongs', registers: [this.registry] });
+  readonly deadLetters = new Counter({
+    name: 'websocket_gateway_push_dead_letters_total',
+    help: 'Kafka records sent to the dead-letter topic, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly kafkaLag = new Gauge({
+    name: 'websocket_gateway_kafka_lag',
+    help: 'Records behind the end of each gateway.push partition at the last batch',
+    labelNames: ['partition'],
+    registers: [this.registry],
+  });
+  readonly kafkaAssigned = new Gauge({
+    name: 'websocket_gateway_kafka_assigned_partitions',
+    help: 'gateway.push partitions this node consumes (after the last rebalance)',
+    registers: [this.registry],
+  });
+  readonly resumes = new Counter({
+    name: 'websocket_gateway_resumes_total',
+    help: 'Resume requests, by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly eventsPublished = new Counter({
+    name: 'websocket_gateway_events_published_total',
+    help: 'Events written to gateway.events',
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: 'websocket_gateway_events_dropped_total',
+    help: 'Events that could not be written to gateway.events',
+    registers: [this.registry],
+  });
+  readonly heartbeatTimeouts = new Counter({
+    name: 'websocket_gateway_heartbeat_timeouts_total',
+    help: 'Links terminated after missed pongs',
+    registers: [this.registry],
+  });
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   readonly eventLoopDelay = new Gauge({
     name: 'websocket_gateway_event_loop_delay_p99_seconds',
@@ -54,7 +124,11 @@ export class GatewayMetrics {
       this.loop.reset();
     },
   });
-  readonly nativeBufferUtil = new Gauge({ name: 'websocket_gateway_native_bufferutil', help: '1 if the bufferutil native addon is loaded for ws masking', registers: [this.registry] });
+  readonly nativeBufferUtil = new Gauge({
+    name: 'websocket_gateway_native_bufferutil',
+    help: '1 if the bufferutil native addon is loaded for ws masking',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -26,7 +26,12 @@ export const envelopeSchema = z
       }),
     room: id.optional(),
     body: z.unknown(),
-    ttlSec: z.number().int().positive().max(86400 * 7).optional(),
+    ttlSec: z
+      .number()
+      .int()
+      .positive()
+      .max(86400 * 7)
+      .optional(),
     persist: z.boolean().optional(),
   })
   .strict()

@@ -35,7 +35,10 @@ describe('push consumer', () => {
       rec(Buffer.from([1, 2, 3]), 'u', { 'content-type': 'application/x-protobuf' }),
       rec({ bizId: 'c', to: { users: ['u'] }, body: 'ok-2' }, 'u'),
     ]);
-    assert.deepEqual(dead.map((d) => d.reason), ['malformed', 'too_large', 'invalid', 'unknown_biz', 'malformed']);
+    assert.deepEqual(
+      dead.map((d) => d.reason),
+      ['malformed', 'too_large', 'invalid', 'unknown_biz', 'malformed'],
+    );
     assert.match(dead[2].detail, /to\.users/);
     assert.deepEqual(seen, ['ok-1', 'ok-2']);
   });

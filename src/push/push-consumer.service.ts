@@ -58,7 +58,8 @@ export class PushConsumer {
   private parse(record: RawRecord): { record: RawRecord; envelope: Envelope } | DeadLetter {
     const value = record.value;
     if (!value || value.length === 0) return { record, reason: 'malformed', detail: 'empty record value' };
-    if (value.length > this.config.push.maxEnvelopeBytes) return { record, reason: 'too_large', detail: `${value.length} bytes > push.maxEnvelopeBytes ${this.config.push.maxEnvelopeBytes}` };
+    if (value.length > this.config.push.maxEnvelopeBytes)
+      return { record, reason: 'too_large', detail: `${value.length} bytes > push.maxEnvelopeBytes ${this.config.push.maxEnvelopeBytes}` };
     let raw: unknown;
     const contentType = record.headers['content-type'] ?? 'application/json';
     try {
@@ -68,7 +69,8 @@ export class PushConsumer {
     }
     const parsed = parseEnvelope(raw);
     if (!parsed.ok) return { record, reason: 'invalid', detail: parsed.problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
-    if (this.bizIds.size > 0 && !this.bizIds.has(parsed.envelope.bizId)) return { record, reason: 'unknown_biz', detail: `biz ${parsed.envelope.bizId} is not in push.bizIds` };
+    if (this.bizIds.size > 0 && !this.bizIds.has(parsed.envelope.bizId))
+      return { record, reason: 'unknown_biz', detail: `biz ${parsed.envelope.bizId} is not in push.bizIds` };
     return { record, envelope: parsed.envelope };
   }
 }

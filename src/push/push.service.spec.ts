@@ -53,7 +53,13 @@ function node() {
   let n = 0;
   const connect = async (userId: string, bizId = 'b') => {
     const ws = new FakeSocket();
-    const link = new Link(ws as unknown as WebSocket, { sid: `s${++n}`, bizId, userId, ip: '::1', node: 'n1', connectedAt: 0 }, new JsonCodec(), Infinity, links);
+    const link = new Link(
+      ws as unknown as WebSocket,
+      { sid: `s${++n}`, bizId, userId, ip: '::1', node: 'n1', connectedAt: 0 },
+      new JsonCodec(),
+      Infinity,
+      links,
+    );
     links.registry.add(link);
     await push.attach(link);
     push.ready(link);
@@ -79,8 +85,14 @@ describe('push service (memory adapters)', () => {
     await n.push.resume(link, undefined, 0);
     await n.flush();
     const got = pushes(ws);
-    assert.deepEqual(got.map((f) => (f.body as { i: number }).i), [1, 2, 3]);
-    assert.deepEqual(got.map((f) => f.seq), [1, 2, 3]);
+    assert.deepEqual(
+      got.map((f) => (f.body as { i: number }).i),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      got.map((f) => f.seq),
+      [1, 2, 3],
+    );
     assert.ok(got.every((f) => typeof f.epoch === 'string' && f.epoch === got[0].epoch));
   });
 
@@ -90,7 +102,10 @@ describe('push service (memory adapters)', () => {
     const epoch = (await n.mailbox.readAfter('b', 'u1', undefined, 0)).epoch;
     await n.push.resume(link, epoch, 3);
     await n.flush();
-    assert.deepEqual(pushes(ws).map((f) => f.seq), [4, 5]);
+    assert.deepEqual(
+      pushes(ws).map((f) => f.seq),
+      [4, 5],
+    );
   });
 
   it('pushes arriving while the mailbox is read come after the missed ones, none twice', async () => {
@@ -105,7 +120,10 @@ describe('push service (memory adapters)', () => {
     await resumed;
     await n.push.push(env(['u1'], { i: 4 }), 'test');
     await n.flush();
-    assert.deepEqual(pushes(ws).map((f) => f.seq), [1, 2, 3, 4]);
+    assert.deepEqual(
+      pushes(ws).map((f) => f.seq),
+      [1, 2, 3, 4],
+    );
   });
 
   it('live pushes delivered before the resume frame are not sent again by it', async () => {
@@ -114,7 +132,12 @@ describe('push service (memory adapters)', () => {
     await n.push.push(env(['u1'], { i: 2 }), 'test'); // live, before the client sends resume
     await n.push.resume(link, undefined, 0);
     await n.flush();
-    assert.deepEqual(pushes(ws).map((f) => f.seq).sort(), [1, 2]);
+    assert.deepEqual(
+      pushes(ws)
+        .map((f) => f.seq)
+        .sort(),
+      [1, 2],
+    );
   });
 
   it('a stale epoch or a gap older than the mailbox gets resync, not a silent hole', async () => {
@@ -152,11 +175,14 @@ describe('push service (memory adapters)', () => {
     await n.push.push(env(['u1'], 'second', 'm-2'), 'kafka');
     await n.push.push(env(['u1'], 'third', 'm-3'), 'kafka');
     await n.flush();
-    assert.deepEqual(pushes(ws).map((f) => [f.body, f.seq]), [
-      ['first', 1],
-      ['second', 2],
-      ['third', 3],
-    ]);
+    assert.deepEqual(
+      pushes(ws).map((f) => [f.body, f.seq]),
+      [
+        ['first', 1],
+        ['second', 2],
+        ['third', 3],
+      ],
+    );
   });
 
   it('rooms: members on this node get one copy per link; leaving stops it; other bizs never see it', async () => {
@@ -169,8 +195,14 @@ describe('push service (memory adapters)', () => {
     await n.push.leaveRoom('b', 'r1', 'ua');
     await n.push.push({ bizId: 'b', to: { room: 'r1' }, body: 2 }, 'test');
     await n.flush();
-    assert.deepEqual([a, a2, b, other].map(({ ws }) => pushes(ws).map((f) => f.body)), [[1], [1], [], []]);
-    assert.deepEqual(n.events.recent.filter((e) => e.type === 'joined' || e.type === 'left').map((e) => e.type), ['joined', 'left']);
+    assert.deepEqual(
+      [a, a2, b, other].map(({ ws }) => pushes(ws).map((f) => f.body)),
+      [[1], [1], [], []],
+    );
+    assert.deepEqual(
+      n.events.recent.filter((e) => e.type === 'joined' || e.type === 'left').map((e) => e.type),
+      ['joined', 'left'],
+    );
   });
 
   it('a link that connects after its user joined a room follows it', async () => {
@@ -178,6 +210,9 @@ describe('push service (memory adapters)', () => {
     const c = await n.connect('uc');
     await n.push.push({ bizId: 'b', to: { room: 'r2' }, body: 'hi' }, 'test');
     await n.flush();
-    assert.deepEqual(pushes(c.ws).map((f) => [f.body, f.room]), [['hi', 'r2']]);
+    assert.deepEqual(
+      pushes(c.ws).map((f) => [f.body, f.room]),
+      [['hi', 'r2']],
+    );
   });
 });

@@ -98,7 +98,11 @@ export class PushService implements OnModuleInit {
     // held until ready(): nothing may reach the client before its `connected` frame
     const state: LinkPushState = { seq: 0, floor: 0, holds: 1, pending: [], resumed: false };
     this.states.set(link, state);
-    const [rooms] = await Promise.all([this.rooms.roomsOf(bizId, userId), this.subscriptions.acquire(Channels.user(bizId, userId)), this.subscriptions.acquire(Channels.biz(bizId))]);
+    const [rooms] = await Promise.all([
+      this.rooms.roomsOf(bizId, userId),
+      this.subscriptions.acquire(Channels.user(bizId, userId)),
+      this.subscriptions.acquire(Channels.biz(bizId)),
+    ]);
     await Promise.all(rooms.map((room) => this.followRoom(link, room)));
   }
 
@@ -230,7 +234,11 @@ export class PushService implements OnModuleInit {
       else byNode.set(s.node, [...(byNode.get(s.node) ?? []), sid]);
     });
     if (unknownLinks.length) this.metrics.pushesDropped.inc({ reason: 'no_link' }, unknownLinks.length);
-    await Promise.all([...byNode].map(([node, sids]) => (node === this.config.node.id ? this.route(Channels.node(node), { ...base, sids }) : this.bus.publish(Channels.node(node), { ...base, sids }))));
+    await Promise.all(
+      [...byNode].map(([node, sids]) =>
+        node === this.config.node.id ? this.route(Channels.node(node), { ...base, sids }) : this.bus.publish(Channels.node(node), { ...base, sids }),
+      ),
+    );
     return { mid, routed: to.links!.length - unknownLinks.length, ...(unknownLinks.length ? { unknownLinks } : {}) };
   }
 

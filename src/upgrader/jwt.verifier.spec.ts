@@ -49,7 +49,12 @@ describe('jwt verifier', () => {
       ['not-a-jwt', /not a JWT/],
       ['', /missing/],
     ];
-    for (const [token, reason] of cases) assert.throws(() => v.verify(token), (e: Error) => e instanceof TokenError && reason.test(e.message), String(reason));
+    for (const [token, reason] of cases)
+      assert.throws(
+        () => v.verify(token),
+        (e: Error) => e instanceof TokenError && reason.test(e.message),
+        String(reason),
+      );
   });
 
   it('honours the algorithm allow-list', () => {

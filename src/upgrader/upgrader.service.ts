@@ -19,7 +19,8 @@ const log = logger('upgrader');
 /** Subprotocol carrying the token for browsers, which cannot set headers: `bearer.<jwt>`. */
 export const TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
-export type UpgradeResult = 'ok' | 'bad_request' | 'not_found' | 'draining' | 'full' | 'rate_limited' | 'forbidden_origin' | 'unauthorized' | 'unavailable' | 'aborted';
+export type UpgradeResult =
+  'ok' | 'bad_request' | 'not_found' | 'draining' | 'full' | 'rate_limited' | 'forbidden_origin' | 'unauthorized' | 'unavailable' | 'aborted';
 
 /**
  * HTTP -> WebSocket admission. Every refusal is an HTTP status with a JSON body written
@@ -138,7 +139,12 @@ function parseResume(value: string | null): ResumeCursor | undefined | 'bad' {
 }
 
 function parseProtocols(header: string | undefined): Set<string> {
-  return new Set((header ?? '').split(',').map((p) => p.trim()).filter(Boolean));
+  return new Set(
+    (header ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
 }
 
 function extractToken(req: IncomingMessage, url: URL, offered: ReadonlySet<string>): string | undefined {
@@ -157,7 +163,9 @@ export function refuse(socket: Duplex, status: number, error: string, message: s
     return;
   }
   const body = JSON.stringify({ error, message });
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`,
   );

@@ -115,7 +115,9 @@ describe('cluster: push, kick, admin API, drain (two nodes sharing Redis and etc
         code: CloseCode.KICKED,
         reason: 'bye',
       });
-      await eventually('the session to leave the listing', async () => ((await apiA.clients({ biz, user: 'kicked' })).body.items.length === 0 ? true : undefined));
+      await eventually('the session to leave the listing', async () =>
+        (await apiA.clients({ biz, user: 'kicked' })).body.items.length === 0 ? true : undefined,
+      );
     });
 
     it('closes a link held by the other node with 4003 and the reason', T, async () => {

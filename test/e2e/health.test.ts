@@ -56,7 +56,9 @@ describe('health and metrics (a node on a private Redis)', () => {
     assert.equal(metricValue(text, 'websocket_gateway_connections'), 3);
     await u2.close();
     // the gauge follows the server's side of the close, which no event of the client's reports
-    await eventually('online users to drop to 1', async () => (metricValue(await scrape(gw.adminUrl), 'websocket_gateway_online_users') === 1 ? true : undefined));
+    await eventually('online users to drop to 1', async () =>
+      metricValue(await scrape(gw.adminUrl), 'websocket_gateway_online_users') === 1 ? true : undefined,
+    );
   });
 
   it('/health turns 503 naming redis while Redis is away, and back to 200 when it returns; /health/live stays 200', T, async () => {

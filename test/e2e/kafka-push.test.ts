@@ -74,40 +74,66 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
 
   it('a user with links on two nodes gets every push on both, in order', async () => {
     const [a, b] = [await open(nodes[0], 'alice', 'shop', 'phone'), await open(nodes[1], 'alice', 'shop', 'laptop')];
-    await produce('alice', Array.from({ length: 50 }, (_, i) => pushTo(['alice'], { i })));
+    await produce(
+      'alice',
+      Array.from({ length: 50 }, (_, i) => pushTo(['alice'], { i })),
+    );
     for (const c of [a, b]) {
       const got = await take(c, 50);
-      assert.deepEqual(got.map((f) => f.body.i), Array.from({ length: 50 }, (_, i) => i));
-      assert.deepEqual(got.map((f) => f.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+      assert.deepEqual(
+        got.map((f) => f.body.i),
+        Array.from({ length: 50 }, (_, i) => i),
+      );
+      assert.deepEqual(
+        got.map((f) => f.seq),
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
     }
   });
 
   it('1,000 pushes to one user arrive in order, each once', async () => {
     const c = await open(nodes[2], 'bob');
-    for (let batch = 0; batch < 10; batch++) await produce('bob', Array.from({ length: 100 }, (_, i) => pushTo(['bob'], { i: batch * 100 + i })));
+    for (let batch = 0; batch < 10; batch++)
+      await produce(
+        'bob',
+        Array.from({ length: 100 }, (_, i) => pushTo(['bob'], { i: batch * 100 + i })),
+      );
     const got = await take(c, 1000, 20000);
-    assert.deepEqual(got.map((f) => f.body.i), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      got.map((f) => f.body.i),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     assert.equal(new Set(got.map((f) => f.mid)).size, 1000);
     assert.ok(got.every((f, i) => f.seq === i + 1));
   });
 
   it('an offline user gets what it missed on resume; a resume from a cursor gets exactly what followed', async () => {
-    const storedNow = async () => (await Promise.all(nodes.map(async (n) => metricValue(await scrape(n.adminUrl), 'websocket_gateway_push_stored_total')))).reduce((a, b) => a + b, 0);
+    const storedNow = async () =>
+      (await Promise.all(nodes.map(async (n) => metricValue(await scrape(n.adminUrl), 'websocket_gateway_push_stored_total')))).reduce((a, b) => a + b, 0);
     const before = await storedNow();
-    await produce('carol', Array.from({ length: 5 }, (_, i) => pushTo(['carol'], { i })));
+    await produce(
+      'carol',
+      Array.from({ length: 5 }, (_, i) => pushTo(['carol'], { i })),
+    );
     // no client is connected, so no frame to await: wait until the five are in the mailbox
     await eventually('five pushes stored', async () => ((await storedNow()) >= before + 5 ? true : undefined), 15000, 100);
     const first = await open(nodes[1], 'carol');
     first.send({ type: 'resume' });
     const missed = await take(first, 5);
-    assert.deepEqual(missed.map((f) => f.body.i), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      missed.map((f) => f.body.i),
+      [0, 1, 2, 3, 4],
+    );
     const epoch = missed[0].epoch;
     await first.close();
 
     const again = await open(nodes[2], 'carol');
     again.send({ type: 'resume', epoch, seq: 2 });
     const rest = await take(again, 3);
-    assert.deepEqual(rest.map((f) => f.seq), [3, 4, 5]);
+    assert.deepEqual(
+      rest.map((f) => f.seq),
+      [3, 4, 5],
+    );
     await produce('carol', [pushTo(['carol'], { i: 5 })]);
     const live = await again.next('push');
     assert.deepEqual([live.seq, live.body.i], [6, 5]);
@@ -141,13 +167,22 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
     await dlq.disconnect();
     assert.deepEqual(letters.map((l) => l.reason).sort(), ['malformed', 'too_large', 'unknown_biz']);
     assert.match(letters.find((l) => l.reason === 'unknown_biz')!.detail, /nobody/);
-    const counted = await Promise.all(nodes.map(async (n) => metricValue(await scrape(n.adminUrl), 'websocket_gateway_push_dead_letters_total', { reason: 'malformed' })));
-    assert.equal(counted.reduce((a, b) => a + b, 0), 1);
+    const counted = await Promise.all(
+      nodes.map(async (n) => metricValue(await scrape(n.adminUrl), 'websocket_gateway_push_dead_letters_total', { reason: 'malformed' })),
+    );
+    assert.equal(
+      counted.reduce((a, b) => a + b, 0),
+      1,
+    );
   });
 
   it('protobuf envelopes (content-type header) are delivered like JSON ones', async () => {
     const c = await open(nodes[1], 'pb-user');
-    const bytes = gateway.v1.PushEnvelope.encode({ bizId: 'shop', to: { users: ['pb-user'] }, body: Buffer.from(JSON.stringify({ via: 'protobuf' })) }).finish();
+    const bytes = gateway.v1.PushEnvelope.encode({
+      bizId: 'shop',
+      to: { users: ['pb-user'] },
+      body: Buffer.from(JSON.stringify({ via: 'protobuf' })),
+    }).finish();
     await produce('pb-user', [Buffer.from(bytes)], { 'content-type': 'application/x-protobuf' });
     assert.deepEqual((await c.next('push', 15000)).body, { via: 'protobuf' });
   });
@@ -164,10 +199,19 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
     assert.equal((await frank.next('ack')).code, 0);
     // an operator adds gina through the admin API of another node
     assert.equal((await adminApi(nodes[1].adminUrl).post('/api/rooms/lobby/members', { bizId: 'shop', userId: 'gina' })).status, 200);
-    await produce('lobby', [{ bizId: 'shop', to: { room: 'lobby' }, body: 'r1' }, { bizId: 'shop', to: { room: 'lobby' }, body: 'r2' }]);
+    await produce('lobby', [
+      { bizId: 'shop', to: { room: 'lobby' }, body: 'r1' },
+      { bizId: 'shop', to: { room: 'lobby' }, body: 'r2' },
+    ]);
     for (const c of [erinA, erinC, frank, gina]) {
       const got = await take(c, 2);
-      assert.deepEqual(got.map((f) => [f.body, f.room]), [['r1', 'lobby'], ['r2', 'lobby']]);
+      assert.deepEqual(
+        got.map((f) => [f.body, f.room]),
+        [
+          ['r1', 'lobby'],
+          ['r2', 'lobby'],
+        ],
+      );
     }
     // the outsider got neither: its next push is one addressed to it
     await produce('henry', [pushTo(['henry'], 'direct')]);
@@ -218,7 +262,11 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
     // ~12 MB: more than loopback's socket buffers absorb, so the link's own backlog must grow
     const total = 4000;
     const body = 'y'.repeat(3000);
-    for (let batch = 0; batch < total / 100; batch++) await produce('jack', Array.from({ length: 100 }, (_, i) => pushTo(['jack'], { i: batch * 100 + i, body })));
+    for (let batch = 0; batch < total / 100; batch++)
+      await produce(
+        'jack',
+        Array.from({ length: 100 }, (_, i) => pushTo(['jack'], { i: batch * 100 + i, body })),
+      );
     // the node starts the close when the backlog passes the bound; the client reads its backlog
     // within the close grace (5 s), so it sees the 4008 close frame behind the data
     const counted = async () => metricValue(await scrape(slowNode.adminUrl), 'websocket_gateway_push_dropped_total', { reason: 'slow_consumer' });
@@ -237,11 +285,18 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
     assert.ok(seen.length < total, 'the link must have been cut short');
     const last = seen[seen.length - 1];
     // the cursor on the upgrade URL: replayed before any live push, so the order is strict
-    const { client: again } = await TestClient.open(nodes[1].wsUrl, { token: hsToken({ sub: 'jack', biz: 'shop' }), query: { resume: last ? `${last.epoch}:${last.seq}` : '' }, label: 'jack-again' });
+    const { client: again } = await TestClient.open(nodes[1].wsUrl, {
+      token: hsToken({ sub: 'jack', biz: 'shop' }),
+      query: { resume: last ? `${last.epoch}:${last.seq}` : '' },
+      label: 'jack-again',
+    });
     clients.push(again);
     const rest = await take(again, total - seen.length, 20000);
     const all = [...seen, ...rest].map((f) => f.body.i);
-    assert.deepEqual(all, Array.from({ length: total }, (_, i) => i));
+    assert.deepEqual(
+      all,
+      Array.from({ length: total }, (_, i) => i),
+    );
     assert.equal(metricValue(await scrape(slowNode.adminUrl), 'websocket_gateway_link_closes_total', { reason: 'slow_consumer' }), 1);
   });
 
@@ -251,7 +306,11 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
     const perUser = 150;
     const produced = (async () => {
       for (let round = 0; round < perUser / 10; round++) {
-        for (const u of users) await produce(u, Array.from({ length: 10 }, (_, i) => pushTo([u], { i: round * 10 + i })));
+        for (const u of users)
+          await produce(
+            u,
+            Array.from({ length: 10 }, (_, i) => pushTo([u], { i: round * 10 + i })),
+          );
         if (round === 3) {
           const exit = await nodes[0].stop('SIGKILL');
           assert.equal(exit.signal, 'SIGKILL');
@@ -262,7 +321,11 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
     await produced;
     const results = await Promise.all(received);
     for (const got of results) {
-      assert.deepEqual(got.map((f) => f.body.i), Array.from({ length: perUser }, (_, i) => i), 'every push once, in order');
+      assert.deepEqual(
+        got.map((f) => f.body.i),
+        Array.from({ length: perUser }, (_, i) => i),
+        'every push once, in order',
+      );
     }
     // nothing more arrives after the expected ones (no late duplicate): a sentinel comes next
     await produce('k0', [pushTo(['k0'], { sentinel: true })]);

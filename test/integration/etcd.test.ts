@@ -67,6 +67,9 @@ describe('etcd node registry (real etcd)', () => {
     await gone;
     await watcher.cancel();
     assert.ok(Date.now() - started < 10000, 'lease expiry must remove the entry within the TTL bound');
-    assert.equal((await new EtcdNodeRegistry(etcd, prefix, 10).list()).some((n) => n.id === 'n-dies'), false);
+    assert.equal(
+      (await new EtcdNodeRegistry(etcd, prefix, 10).list()).some((n) => n.id === 'n-dies'),
+      false,
+    );
   });
 });

@@ -19,7 +19,11 @@ describe('kafka push source (real Kafka)', () => {
   const metrics = new GatewayMetrics();
   const sources: KafkaPushSource[] = [];
   const source = () => {
-    const s = new KafkaPushSource(new KafkaConnection(brokers, 'it'), { topic, groupId: `it-${run}`, dlqTopic, extraTopics: [], partitions: 2, startFrom: 'earliest' }, metrics);
+    const s = new KafkaPushSource(
+      new KafkaConnection(brokers, 'it'),
+      { topic, groupId: `it-${run}`, dlqTopic, extraTopics: [], partitions: 2, startFrom: 'earliest' },
+      metrics,
+    );
     sources.push(s);
     return s;
   };
@@ -52,7 +56,14 @@ describe('kafka push source (real Kafka)', () => {
       if (handled.includes('good-2')) done();
       return dead;
     });
-    await producer.send({ topic, messages: [{ key: 'k', value: 'good-1' }, { key: 'k', value: 'bad', headers: { 'content-type': 'application/json' } }, { key: 'k', value: 'good-2' }] });
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'k', value: 'good-1' },
+        { key: 'k', value: 'bad', headers: { 'content-type': 'application/json' } },
+        { key: 'k', value: 'good-2' },
+      ],
+    });
     await finished;
     assert.deepEqual(handled, ['good-1', 'good-2'], 'the failed batch came again, in order, once handled');
 

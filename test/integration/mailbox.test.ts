@@ -24,7 +24,10 @@ describe('redis mailbox and rooms (real Redis)', () => {
 
   it('gives concurrent appends consecutive seqs in one epoch and reads them back in order', async () => {
     const results = await Promise.all(Array.from({ length: 5 }, (_, i) => box.append('b', 'u1', { mid: `m${i}`, body: { i }, ts: i }, { persist: true })));
-    assert.deepEqual(results.map((r) => r.seq).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      results.map((r) => r.seq).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(new Set(results.map((r) => r.epoch)).size, 1);
     const read = await box.readAfter('b', 'u1', results[0].epoch, 2);
     assert.equal(read.kind, 'entries');

@@ -71,12 +71,15 @@ describe('redis session store (real Redis)', () => {
     assert.equal(odd.items.length, 11);
   });
 
-  it('removeNode drops exactly that node\'s sessions', async () => {
+  it("removeNode drops exactly that node's sessions", async () => {
     const dead = [session({ node: 'dead', userId: 'd1' }), session({ node: 'dead', userId: 'd2' })];
     const alive = session({ node: 'alive', userId: 'd1' });
     for (const s of [...dead, alive]) await a.put(s);
     assert.equal(await a.removeNode('dead'), 2);
-    assert.deepEqual((await a.listByUser('b1', 'd1')).map((s) => s.sid), [alive.sid]);
+    assert.deepEqual(
+      (await a.listByUser('b1', 'd1')).map((s) => s.sid),
+      [alive.sid],
+    );
     assert.equal(await a.get(dead[1].sid), undefined);
   });
 });
@@ -112,7 +115,10 @@ describe('redis cluster bus (real Redis)', () => {
     const receivers = await Promise.all(msgs.map((m) => n2.publish(channel, m)));
     assert.ok(receivers.every((n) => n === 1));
     await all;
-    assert.deepEqual(got1, msgs.map((m) => (m as { mid: string }).mid));
+    assert.deepEqual(
+      got1,
+      msgs.map((m) => (m as { mid: string }).mid),
+    );
     assert.deepEqual(got2, []);
     await n1.unsubscribe(channel);
     assert.equal(await n2.publish(channel, msgs[0]), 0);

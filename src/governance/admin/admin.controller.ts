@@ -1,4 +1,17 @@
-import { BadRequestException, ServiceUnavailableException, Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  ServiceUnavailableException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
 import { z } from 'zod';
 import { NodeRegistry } from '../../cluster/node-registry';
 import { PushService, PushResult } from '../../push/push.service';
@@ -93,7 +106,12 @@ export class AdminController {
     let results: PushResult[];
     try {
       // concurrently across target users, in order for each (same rule as the Kafka consumer)
-      results = await runKeyed(envelopes, (e) => e.to.users?.[0] ?? e.to.room ?? e.bizId, this.config.push.concurrency, (e) => this.push.push(e, 'api'));
+      results = await runKeyed(
+        envelopes,
+        (e) => e.to.users?.[0] ?? e.to.room ?? e.bizId,
+        this.config.push.concurrency,
+        (e) => this.push.push(e, 'api'),
+      );
     } catch (err) {
       // the bus or the mailbox is away: the caller may retry the whole request, mids make it idempotent
       throw new ServiceUnavailableException({ error: 'unavailable', message: `push path unavailable: ${(err as Error).message}; retry with the same mids` });

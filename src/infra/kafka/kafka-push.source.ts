@@ -38,7 +38,14 @@ export class KafkaPushSource extends PushSource {
     const { topic, groupId, dlqTopic } = this.options;
     await this.kafka.ensureTopics([topic, dlqTopic, ...this.options.extraTopics], this.options.partitions);
     // a short fetch wait keeps disconnect (drain) fast; an idle partition costs a few fetches a second
-    const consumer = this.kafka.client.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000, maxWaitTimeInMs: 500, allowAutoTopicCreation: true, maxBytesPerPartition: 1024 * 1024 });
+    const consumer = this.kafka.client.consumer({
+      groupId,
+      sessionTimeout: 10000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: true,
+      maxBytesPerPartition: 1024 * 1024,
+    });
     const producer = this.kafka.client.producer({ allowAutoTopicCreation: true, idempotent: false });
     this.consumer = consumer;
     this.producer = producer;

@@ -7,7 +7,13 @@ export class KafkaConnection {
   private readonly probe: Kafka;
 
   constructor(brokers: string[], clientId: string) {
-    this.client = new Kafka({ brokers, clientId, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2000 } });
+    this.client = new Kafka({
+      brokers,
+      clientId,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3000,
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2000 },
+    });
     this.probe = new Kafka({ brokers, clientId: `${clientId}-health`, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 0 } });
   }
 

@@ -36,7 +36,17 @@ export class PushControlHandler implements LinkEventHandler {
         return true;
       case 'ack-push':
         if (!frame.mid) link.send({ type: 'error', code: ErrorCode.BAD_FRAME, msg: 'ack-push needs a mid' });
-        else this.events.emit({ type: 'delivered', bizId: s.bizId, userId: s.userId, deviceId: s.deviceId, sid: s.sid, mid: frame.mid, node: s.node, ts: Date.now() });
+        else
+          this.events.emit({
+            type: 'delivered',
+            bizId: s.bizId,
+            userId: s.userId,
+            deviceId: s.deviceId,
+            sid: s.sid,
+            mid: frame.mid,
+            node: s.node,
+            ts: Date.now(),
+          });
         return true;
       case 'join':
       case 'leave': {

@@ -30,7 +30,9 @@ export class RequestHandler implements LinkEventHandler {
     try {
       reply = await Promise.race([
         this.backend.request({ session: link.session, id, body: frame.body }),
-        new Promise<UplinkReply>((resolve) => (timer = setTimeout(() => resolve({ code: AckCode.TIMEOUT, msg: 'backend did not answer in time' }), REQUEST_TIMEOUT_MS))),
+        new Promise<UplinkReply>(
+          (resolve) => (timer = setTimeout(() => resolve({ code: AckCode.TIMEOUT, msg: 'backend did not answer in time' }), REQUEST_TIMEOUT_MS)),
+        ),
       ]);
     } catch (err) {
       log.error({ sid: link.id, err: (err as Error).message }, 'backend threw');

@@ -1,4 +1,5 @@
 import { Etcd3 } from 'etcd3';
+import { withTimeout } from '../../common/timeout';
 
 /** The node's etcd client (the only place etcd3 is constructed). */
 export class EtcdConnection {
@@ -9,15 +10,7 @@ export class EtcdConnection {
   }
 
   async ping(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.client.maintenance.status(),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(this.client.maintenance.status(), timeoutMs);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { withTimeout } from '../../common/timeout';
 
 /** The node's Kafka client (the only place kafkajs is constructed). */
 export class KafkaConnection {
@@ -37,17 +38,15 @@ export class KafkaConnection {
   /** Resolves when a broker answers a metadata request within `timeoutMs`. */
   async ping(timeoutMs: number): Promise<void> {
     const admin = this.probe.admin();
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await withTimeout(
         (async () => {
           await admin.connect();
           await admin.describeCluster();
         })(),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
-      ]);
+        timeoutMs,
+      );
     } finally {
-      clearTimeout(timer);
       await admin.disconnect().catch(() => undefined);
     }
   }

@@ -1,5 +1,6 @@
 import Redis, { RedisOptions } from 'ioredis';
 import { logger } from '../../common/logger';
+import { withTimeout } from '../../common/timeout';
 
 const log = logger('redis');
 
@@ -8,6 +9,7 @@ const log = logger('redis');
  * Commands fail fast while Redis is away (no offline queue), so callers answer 503 instead
  * of piling up work; the clients reconnect with capped exponential backoff.
  */
+
 export class RedisConnection {
   readonly command: Redis;
   private subscriber_?: Redis;
@@ -67,15 +69,7 @@ export class RedisConnection {
 
   /** Resolves when Redis answers PING within `timeoutMs`. */
   async ping(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.command.ping(),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(this.command.ping(), timeoutMs);
   }
 
   async close(): Promise<void> {

@@ -18,8 +18,6 @@ export interface PushMessage {
    * again, and links that already have this seq drop it
    */
   redelivery?: boolean;
-  /** the publishing node, which delivered to its own links already and skips the echo */
-  from?: string;
 }
 
 export type BusMessage =
@@ -40,15 +38,16 @@ export const Channels = {
 
 /**
  * Node-to-node fan-out (Redis pub/sub in cluster mode, in-process in embedded mode).
- * Guarantees: a message published after subscribe() resolved reaches this node's handler
- * once, in publish order per channel, while the bus is connected; delivery is at most once
- * (a node that is disconnected misses what was published meanwhile: the mailbox covers that).
+ * Guarantees: a message published after subscribe() resolved reaches every OTHER subscribed
+ * node's handler once, in publish order per channel, while the bus is connected (the publisher
+ * delivers to its own links itself); delivery is at most once (a node that is disconnected
+ * misses what was published meanwhile: the mailbox covers that).
  */
 export abstract class ClusterBus {
   abstract onMessage(handler: BusHandler): void;
   abstract subscribe(channel: string): Promise<void>;
   abstract unsubscribe(channel: string): Promise<void>;
-  /** resolves with the number of nodes that received it */
+  /** resolves with the number of subscribed nodes (a listening publisher counts, though it drops its own message) */
   abstract publish(channel: string, message: BusMessage): Promise<number>;
   abstract close(): Promise<void>;
 }

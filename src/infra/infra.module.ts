@@ -88,7 +88,7 @@ export class InfraModule {
           : new NoPushSource(),
       },
       { provide: SessionStore, useValue: new RedisSessionStore(redis, config.session.cacheMax, config.session.cacheTtlMs) },
-      { provide: ClusterBus, useValue: new RedisClusterBus(redis) },
+      { provide: ClusterBus, useValue: new RedisClusterBus(redis, config.node.id) },
       { provide: NodeRegistry, useValue: new EtcdNodeRegistry(etcd, config.etcd.prefix, config.etcd.leaseTtlSec) },
       {
         provide: DependencyProbes,

@@ -272,15 +272,14 @@ export class PushService implements OnModuleInit {
       }
       return;
     }
-    if (message.from === this.config.node.id) return; // delivered locally when published
     this.route(channel, message);
   }
 
-  /** Delivers a push to the local links the channel stands for. */
-  private route(channel: string, message: PushMessage): void {
+  /** Delivers a push to the local links the channel stands for; resolves with how many got it. */
+  private route(channel: string, message: PushMessage): number {
     if (message.exp && Date.now() > message.exp) {
       this.metrics.pushesDropped.inc({ reason: 'expired' });
-      return;
+      return 0;
     }
     const registry = this.links.registry;
     const [kind, a, b] = channel.split(':');
@@ -289,16 +288,19 @@ export class PushService implements OnModuleInit {
     else if (kind === 'user') targets = registry.ofUser(decodeURIComponent(a), decodeURIComponent(b));
     else if (kind === 'room') targets = this.roomLinks.get(roomKey(decodeURIComponent(a), decodeURIComponent(b)));
     else if (kind === 'biz') targets = registry.ofBiz(decodeURIComponent(a));
-    if (targets) this.deliver(targets, message);
+    return targets ? this.deliver(targets, message) : 0;
   }
 
-  /** Local links first, without a round trip; then the other nodes through the bus. */
-  private publish(channel: string, message: PushMessage): Promise<number> {
-    this.route(channel, message);
-    return this.bus.publish(channel, { ...message, from: this.config.node.id });
+  /**
+   * Local links first, without a round trip; then the other nodes through the bus (which never
+   * echoes to the publisher). Resolves with the nodes that had targets or listened.
+   */
+  private async publish(channel: string, message: PushMessage): Promise<number> {
+    const local = this.route(channel, message) > 0 ? 1 : 0;
+    return Math.max(local, await this.bus.publish(channel, message));
   }
 
-  private deliver(targets: Iterable<Link>, message: PushMessage): void {
+  private deliver(targets: Iterable<Link>, message: PushMessage): number {
     const encoded = new Map<Codec, Buffer | string>();
     let delivered = 0;
     for (const link of targets) {
@@ -336,6 +338,7 @@ export class PushService implements OnModuleInit {
       this.metrics.pushesDelivered.inc(delivered);
       this.metrics.pushLatency.observe((Date.now() - message.ts) / 1000);
     }
+    return delivered;
   }
 
   /**

@@ -97,9 +97,9 @@ describe('redis cluster bus (real Redis)', () => {
     await c2.close();
   });
 
-  it('delivers to the subscribed node only, in order, and stops after unsubscribe', async () => {
-    const n1 = new RedisClusterBus(c1);
-    const n2 = new RedisClusterBus(c2);
+  it('delivers to the other subscribed node only, in order, never back to the publisher, and stops after unsubscribe', async () => {
+    const n1 = new RedisClusterBus(c1, 'node-1');
+    const n2 = new RedisClusterBus(c2, 'node-2');
     const got1: string[] = [];
     const got2: string[] = [];
     const channel = Channels.user('b', 'u');
@@ -111,9 +111,13 @@ describe('redis cluster bus (real Redis)', () => {
     });
     n2.onMessage((_ch, m) => m.k === 'push' && got2.push(m.mid));
     await n1.subscribe(channel);
+    await n2.subscribe(channel); // the publisher listens too, and must not hear itself
     const msgs: BusMessage[] = Array.from({ length: 100 }, (_, i) => ({ k: 'push', mid: String(i), body: { i }, ts: Date.now() }));
     const receivers = await Promise.all(msgs.map((m) => n2.publish(channel, m)));
-    assert.ok(receivers.every((n) => n === 1));
+    assert.ok(
+      receivers.every((n) => n === 2),
+      'Redis counts both subscribers',
+    );
     await all;
     assert.deepEqual(
       got1,
@@ -121,6 +125,7 @@ describe('redis cluster bus (real Redis)', () => {
     );
     assert.deepEqual(got2, []);
     await n1.unsubscribe(channel);
+    await n2.unsubscribe(channel);
     assert.equal(await n2.publish(channel, msgs[0]), 0);
   });
 });

@@ -6,19 +6,27 @@ const log = logger('redis-bus');
 
 /**
  * Redis pub/sub. Channels are prefixed with the key prefix so several gateways can share a
- * Redis. ioredis re-subscribes every channel after a reconnect.
+ * Redis. ioredis re-subscribes every channel after a reconnect. A payload is
+ * `<sender node id>\n<JSON>`, so a node drops its own publishes before parsing them.
  */
 export class RedisClusterBus extends ClusterBus {
   private readonly handlers: BusHandler[] = [];
   private readonly prefix: string;
 
-  constructor(private readonly redis: RedisConnection) {
+  private readonly sender: string;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    nodeId: string,
+  ) {
     super();
     this.prefix = redis.keyPrefix;
+    this.sender = `${nodeId}\n`;
     redis.subscriber.on('message', (channel: string, payload: string) => {
+      if (payload.startsWith(this.sender)) return;
       let message: BusMessage;
       try {
-        message = JSON.parse(payload) as BusMessage;
+        message = JSON.parse(payload.slice(payload.indexOf('\n') + 1)) as BusMessage;
       } catch {
         log.warn({ channel }, 'dropping a bus message that is not JSON');
         return;
@@ -41,7 +49,7 @@ export class RedisClusterBus extends ClusterBus {
   }
 
   async publish(channel: string, message: BusMessage): Promise<number> {
-    return this.redis.command.publish(this.prefix + channel, JSON.stringify(message));
+    return this.redis.command.publish(this.prefix + channel, this.sender + JSON.stringify(message));
   }
 
   async close(): Promise<void> {

@@ -74,7 +74,7 @@ export class InfraModule {
     const { maxEntries, ttlSec, dedupTtlSec } = config.mailbox;
     const { topic, groupId, dlqTopic } = config.push;
     return [
-      { provide: Mailbox, useValue: new RedisMailbox(redis, maxEntries, ttlSec, dedupTtlSec) },
+      { provide: Mailbox, useValue: new RedisMailbox(redis, maxEntries, ttlSec, dedupTtlSec, config.node.id) },
       { provide: RoomStore, useValue: new RedisRoomStore(redis) },
       { provide: EventSink, useValue: events },
       {

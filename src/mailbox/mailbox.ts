@@ -15,6 +15,8 @@ export interface AppendResult {
   epoch: string;
   /** the mid was seen within the dedup window: the push must not be delivered again */
   duplicate: boolean;
+  /** the adapter published the push on `announce` itself, atomically with storing it */
+  announced: boolean;
 }
 
 export type ReadResult =
@@ -25,6 +27,12 @@ export type ReadResult =
 export interface AppendOptions {
   /** false: live-only push: deduplicated by mid, but no seq (0) and no stored copy */
   persist: boolean;
+  /**
+   * a bus channel: an adapter that can (Redis) publishes the push there in the same atomic step,
+   * with its seq and epoch (and `redelivery` for a duplicate), so a node dying between storing
+   * and publishing cannot happen; `announced` says whether it did, else the caller publishes
+   */
+  announce?: string;
 }
 
 /**

@@ -199,15 +199,16 @@ export class PushService implements OnModuleInit {
       const persist = env.persist !== false;
       const results = await Promise.all(
         to.users.map(async (user) => {
-          const r = await this.mailbox.append(bizId, user, { mid, body: env.body, ts, exp: base.exp }, { persist });
+          const channel = Channels.user(bizId, user);
+          const r = await this.mailbox.append(bizId, user, { mid, body: env.body, ts, exp: base.exp }, { persist, announce: channel });
           if (r.duplicate) {
             // the first copy may have been stored by a node that died before publishing it:
-            // publish again under the stored seq; links that already have it drop it
-            if (persist && r.seq > 0) await this.publish(Channels.user(bizId, user), { ...base, seq: r.seq, epoch: r.epoch, redelivery: true });
+            // it goes out again under the stored seq; links that already have it drop it
+            if (persist && r.seq > 0) await this.deliverStored(channel, { ...base, seq: r.seq, epoch: r.epoch, redelivery: true }, r.announced);
             return 'dup' as const;
           }
           if (persist) this.metrics.pushesStored.inc();
-          await this.publish(Channels.user(bizId, user), persist ? { ...base, seq: r.seq, epoch: r.epoch } : base);
+          await this.deliverStored(channel, persist ? { ...base, seq: r.seq, epoch: r.epoch } : base, r.announced);
           return 'sent' as const;
         }),
       );
@@ -289,6 +290,12 @@ export class PushService implements OnModuleInit {
     else if (kind === 'room') targets = this.roomLinks.get(roomKey(decodeURIComponent(a), decodeURIComponent(b)));
     else if (kind === 'biz') targets = registry.ofBiz(decodeURIComponent(a));
     return targets ? this.deliver(targets, message) : 0;
+  }
+
+  /** Local links now; the other nodes through the bus unless the mailbox announced it already. */
+  private async deliverStored(channel: string, message: PushMessage, announced: boolean): Promise<void> {
+    this.route(channel, message);
+    if (!announced) await this.bus.publish(channel, message);
   }
 
   /**

@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { RedisConnection } from '../../src/infra/redis/redis.connection';
 import { RedisMailbox } from '../../src/infra/redis/redis-mailbox';
 import { RedisRoomStore } from '../../src/infra/redis/redis-room.store';
+import { RedisClusterBus } from '../../src/infra/redis/redis-cluster.bus';
+import type { BusMessage } from '../../src/bus/cluster-bus';
 
 const url = process.env.GATEWAY_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -14,7 +16,7 @@ describe('redis mailbox and rooms (real Redis)', () => {
   before(async () => {
     redis = new RedisConnection(url, prefix);
     await redis.waitReady(3000);
-    box = new RedisMailbox(redis, 5, 60, 60);
+    box = new RedisMailbox(redis, 5, 60, 60, 'it-node');
   });
   after(async () => {
     const keys = await redis.command.keys(`${prefix}*`);
@@ -59,6 +61,28 @@ describe('redis mailbox and rooms (real Redis)', () => {
       const ttl = await redis.command.ttl(`${prefix}${k}:b:u4`);
       assert.ok(ttl > 0 && ttl <= 60, `${k} ttl ${ttl}`);
     }
+  });
+
+  it('announces a stored push on the bus in the same step, with seq and epoch, and a redelivery as such', async () => {
+    const other = new RedisConnection(url, prefix);
+    const bus = new RedisClusterBus(other, 'another-node');
+    const got: BusMessage[] = [];
+    let two!: () => void;
+    const arrived = new Promise<void>((r) => (two = r));
+    bus.onMessage((_ch, m) => {
+      got.push(m);
+      if (got.length === 2) two();
+    });
+    await bus.subscribe('user:b:u5');
+    const first = await box.append('b', 'u5', { mid: 'ann-1', body: { hello: 'world' }, ts: 7 }, { persist: true, announce: 'user:b:u5' });
+    const again = await box.append('b', 'u5', { mid: 'ann-1', body: { hello: 'world' }, ts: 7 }, { persist: true, announce: 'user:b:u5' });
+    await arrived;
+    await other.close();
+    assert.deepEqual([first.announced, again.announced, again.duplicate], [true, true, true]);
+    assert.deepEqual(got, [
+      { k: 'push', mid: 'ann-1', ts: 7, body: { hello: 'world' }, seq: 1, epoch: first.epoch },
+      { k: 'push', mid: 'ann-1', ts: 7, body: { hello: 'world' }, seq: 1, epoch: first.epoch, redelivery: true },
+    ]);
   });
 
   it('room membership is stored per room and per user', async () => {

@@ -41,18 +41,18 @@ export class MemoryMailbox extends Mailbox {
     const midKey = `${key}\0${entry.mid}`;
     const prev = this.mids.get(midKey);
     if (!opts.persist) {
-      if (prev !== undefined) return { seq: 0, epoch: '', duplicate: true };
+      if (prev !== undefined) return { seq: 0, epoch: '', duplicate: true, announced: false };
       this.mids.set(midKey, 0);
-      return { seq: 0, epoch: '', duplicate: false };
+      return { seq: 0, epoch: '', duplicate: false, announced: false };
     }
     const box = this.box(key, true)!;
-    if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true };
+    if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true, announced: false };
     box.seq++;
     this.mids.set(midKey, box.seq);
     box.entries.push({ ...entry, seq: box.seq });
     if (box.entries.length > this.maxEntries) box.entries.splice(0, box.entries.length - this.maxEntries);
     box.expiresAt = Date.now() + this.ttlSec * 1000;
-    return { seq: box.seq, epoch: box.epoch, duplicate: false };
+    return { seq: box.seq, epoch: box.epoch, duplicate: false, announced: false };
   }
 
   async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {

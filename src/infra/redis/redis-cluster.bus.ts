@@ -5,6 +5,15 @@ import { RedisConnection } from './redis.connection';
 const log = logger('redis-bus');
 
 /**
+ * The start of a bus payload for a push whose body is already JSON, without the closing brace,
+ * for a Lua script to complete (`,"seq":N,"epoch":"E"}`): `<sender>\n{"k":"push",...,"body":<body>`.
+ */
+export function busPayloadHead(sender: string, fields: Record<string, unknown>, bodyJson: string): string {
+  const json = JSON.stringify(fields);
+  return `${sender}\n${json.slice(0, -1)},"body":${bodyJson}`;
+}
+
+/**
  * Redis pub/sub. Channels are prefixed with the key prefix so several gateways can share a
  * Redis. ioredis re-subscribes every channel after a reconnect. A payload is
  * `<sender node id>\n<JSON>`, so a node drops its own publishes before parsing them.

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { AppendOptions, AppendResult, Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
 import { RedisConnection } from './redis.connection';
+import { busPayloadHead } from './redis-cluster.bus';
 
 const part = (s: string) => encodeURIComponent(s);
 
-// KEYS: epoch, seq, stream, dedup   ARGV: newEpoch, mid, body, ts, maxLen, ttlSec, dedupTtlSec, persist, exp
+// KEYS: epoch, seq, stream, dedup
+// ARGV: newEpoch, mid, body, ts, maxLen, ttlSec, dedupTtlSec, persist, exp, announceChannel, announceHead
 // One round trip, atomic: dedup by mid, epoch (created if the old one expired with the stream),
 // next seq, append with a cap, and refresh every TTL. Returns {seq, epoch, duplicate}.
 const APPEND = `
@@ -20,6 +22,9 @@ if not epoch then
 end
 local prev = redis.call('GET', KEYS[4])
 if prev then
+  if ARGV[10] ~= '' and tonumber(prev) > 0 then
+    redis.call('PUBLISH', ARGV[10], ARGV[11] .. ',"seq":' .. prev .. ',"epoch":"' .. epoch .. '","redelivery":true}')
+  end
   return {tonumber(prev), epoch, 1}
 end
 local seq = redis.call('INCR', KEYS[2])
@@ -29,6 +34,9 @@ local ttl = tonumber(ARGV[6])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
+if ARGV[10] ~= '' then
+  redis.call('PUBLISH', ARGV[10], ARGV[11] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}')
+end
 return {seq, epoch, 0}
 `;
 
@@ -47,9 +55,26 @@ export class RedisMailbox extends Mailbox {
     private readonly maxEntries: number,
     private readonly ttlSec: number,
     private readonly dedupTtlSec: number,
+    /** this node's id: announced pushes carry it as the bus sender (see RedisClusterBus) */
+    private readonly nodeId: string,
   ) {
     super();
     redis.command.defineCommand('gwMailboxAppend', { numberOfKeys: 4, lua: APPEND });
+  }
+
+  private epochSeed = randomBytes(6).toString('base64url');
+  private epochCount = 0;
+
+  /**
+   * A fresh epoch candidate for every append (used only when the user has none): unique per
+   * process and call without a random read per push.
+   */
+  private nextEpoch(): string {
+    if (++this.epochCount > 1e9) {
+      this.epochSeed = randomBytes(6).toString('base64url');
+      this.epochCount = 0;
+    }
+    return `${this.epochSeed}${this.epochCount.toString(36)}`;
   }
 
   private keys(bizId: string, userId: string) {
@@ -60,6 +85,10 @@ export class RedisMailbox extends Mailbox {
 
   async append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult> {
     const k = this.keys(bizId, userId);
+    const body = JSON.stringify(entry.body);
+    const announce = opts.persist && opts.announce !== undefined;
+    // the bus message without its closing brace: the script appends seq and epoch
+    const head = announce ? busPayloadHead(this.nodeId, { k: 'push', mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}) }, body) : '';
     const cmd = (this.redis.command as unknown as { gwMailboxAppend(...args: (string | number)[]): Promise<[number, string, number]> }).gwMailboxAppend;
     const [seq, epoch, dup] = await cmd.call(
       this.redis.command,
@@ -67,17 +96,19 @@ export class RedisMailbox extends Mailbox {
       k.seq,
       k.stream,
       k.mid(entry.mid),
-      randomBytes(6).toString('base64url'),
+      this.nextEpoch(),
       entry.mid,
-      JSON.stringify(entry.body),
+      body,
       entry.ts,
       this.maxEntries,
       this.ttlSec,
       this.dedupTtlSec,
       opts.persist ? '1' : '0',
       entry.exp ?? 0,
+      announce ? this.redis.keyPrefix + opts.announce : '',
+      head,
     );
-    return { seq: Number(seq), epoch: String(epoch), duplicate: dup === 1 };
+    return { seq: Number(seq), epoch: String(epoch), duplicate: dup === 1, announced: announce && Number(seq) > 0 };
   }
 
   async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {

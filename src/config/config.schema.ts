@@ -106,6 +106,8 @@ export const configSchema = z
         .default(256 * 1024),
       /** biz ids the gateway serves; a record for another goes to the DLQ. Empty: any */
       bizIds: z.array(nonEmpty).default([]),
+      /** partitions of gateway.push this node handles at the same time */
+      partitionConcurrency: z.number().int().min(1).max(256).default(12),
       /** records handled concurrently (different users); one user's records stay in order */
       concurrency: z.number().int().min(1).max(1024).default(64),
     }).default({}),

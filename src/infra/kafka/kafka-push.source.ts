@@ -15,11 +15,13 @@ export interface KafkaPushOptions {
   /** partitions of topics the gateway creates */
   partitions: number;
   startFrom: 'earliest' | 'latest';
+  /** partitions handled at the same time */
+  partitionConcurrency: number;
 }
 
 /**
  * kafkajs consumer on gateway.push in the shared group. Per batch: handler -> dead letters
- * produced (acks=all) -> offsets committed. Nothing is committed for a batch that failed, so a
+ * produced (acks=all) -> offsets resolved, then committed within a second. Nothing is committed for a batch that failed, so a
  * node dying mid-batch leaves its records to the group's next owner of the partition.
  */
 export class KafkaPushSource extends PushSource {
@@ -59,10 +61,14 @@ export class KafkaPushSource extends PushSource {
     });
     consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error.message, restart: e.payload.restart }, 'push consumer crashed'));
     await consumer.run({
-      autoCommit: false,
+      // only resolved offsets are committed, and an offset is resolved only once its batch was
+      // handled and its dead letters written; committing them every interval (and on a
+      // rebalance or stop) instead of per batch saves a broker round trip on every batch
+      autoCommit: true,
+      autoCommitInterval: 1000,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+      partitionsConsumedConcurrently: this.options.partitionConcurrency,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         const records: RawRecord[] = batch.messages.map((m) => ({
           key: m.key?.toString(),
@@ -85,7 +91,7 @@ export class KafkaPushSource extends PushSource {
         }
         const last = batch.messages[batch.messages.length - 1].offset;
         resolveOffset(last);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        await commitOffsetsIfNecessary();
         this.metrics.kafkaLag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
         await heartbeat();
       },

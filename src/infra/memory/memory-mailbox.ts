@@ -7,7 +7,8 @@ const MAX_USERS = 20_000;
 interface Box {
   epoch: string;
   seq: number;
-  entries: MailboxEntry[];
+  /** the body kept as its JSON text: one flat string per entry is cheap for the GC to trace */
+  entries: (Omit<MailboxEntry, 'body'> & { json: string })[];
   expiresAt: number;
 }
 
@@ -49,7 +50,7 @@ export class MemoryMailbox extends Mailbox {
     if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true, announced: false };
     box.seq++;
     this.mids.set(midKey, box.seq);
-    box.entries.push({ ...entry, seq: box.seq });
+    box.entries.push({ mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}), json: JSON.stringify(entry.body), seq: box.seq });
     if (box.entries.length > this.maxEntries) box.entries.splice(0, box.entries.length - this.maxEntries);
     box.expiresAt = Date.now() + this.ttlSec * 1000;
     return { seq: box.seq, epoch: box.epoch, duplicate: false, announced: false };
@@ -60,7 +61,10 @@ export class MemoryMailbox extends Mailbox {
     if (!box) return epoch === undefined ? { kind: 'entries', epoch: '', entries: [] } : { kind: 'resync', epoch: '', seq: 0, reason: 'epoch_changed' };
     if (epoch !== undefined && epoch !== box.epoch) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'epoch_changed' };
     const from = epoch === undefined ? 0 : seq;
-    const entries = box.entries.filter((e) => e.seq > from).slice(0, limit);
+    const entries: MailboxEntry[] = box.entries
+      .filter((e) => e.seq > from)
+      .slice(0, limit)
+      .map(({ json, ...e }) => ({ ...e, body: JSON.parse(json) as unknown }));
     if (epoch !== undefined && seq < box.seq && entries[0]?.seq !== seq + 1) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'gap_too_old' };
     return { kind: 'entries', epoch: box.epoch, entries };
   }

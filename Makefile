@@ -3,6 +3,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_MODULES_STAMP := node_modules/.package-lock.json
+# How the gateway is started everywhere (also package.json `start`, the Dockerfile, the bench):
+# a 64 MiB young generation makes scavenges rarer under push load, so fewer objects of a batch
+# in flight get promoted and full GCs (the latency tail) come less often.
+NODE_FLAGS := --max-semi-space-size=64
 
 .PHONY: help setup deps deps_stop build run test ut it e2e fmt lint bench e2e_up e2e_down run_gateway run_gateway_only token clean
 
@@ -11,6 +15,7 @@ help: ## list the targets
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@touch $@
 	@node -e "const ok=(()=>{try{require('node-gyp-build')(require('path').dirname(require.resolve('bufferutil')));return true}catch{return false}})(); console.log('bufferutil native addon:', ok ? 'loaded' : 'NOT loaded (ws falls back to JS)')"
 
 setup: $(NODE_MODULES_STAMP) ## npm dependencies plus the test tools (promtool, redis, etcd) from Debian
@@ -34,7 +39,7 @@ run: build ## one node in embedded mode (no external service); prints the URL an
 	@echo "governance: http://127.0.0.1:$${GATEWAY_GOVERNANCE_PORT:-9003}  (/health /metrics /api/* with Bearer dev-only-admin-token)"
 	@echo "dev token:  make token user=alice biz=demo   (or: node scripts/dev-token.js --user alice --biz demo)"
 	@echo "            e.g. $$(node scripts/dev-token.js --user alice --biz demo --quiet)"
-	GATEWAY_MODE=embedded node dist/src/main.js
+	GATEWAY_MODE=embedded node $(NODE_FLAGS) dist/src/main.js
 
 token: ## print a development token: make token user=alice biz=demo
 	@node scripts/dev-token.js --user $(or $(user),alice) --biz $(or $(biz),demo)
@@ -74,7 +79,7 @@ run_gateway: build ## dependencies (compose, or native without a Docker engine),
 
 run_gateway_only: build ## a cluster-mode node against already running Redis, Kafka and etcd
 	GATEWAY_MODE=cluster GATEWAY_JWT_SECRET=$${GATEWAY_JWT_SECRET:-dev-cluster-secret-0123456789} \
-	GATEWAY_ADMIN_TOKEN=$${GATEWAY_ADMIN_TOKEN:-dev-cluster-admin-token-0123} node dist/src/main.js
+	GATEWAY_ADMIN_TOKEN=$${GATEWAY_ADMIN_TOKEN:-dev-cluster-admin-token-0123} node $(NODE_FLAGS) dist/src/main.js
 
 clean: ## remove build output
 	rm -rf dist src/codec/generated

@@ -12,6 +12,16 @@
  *   {cmd: 'stats', phase}   -> {ev: 'stats', phase, count, lat, dups, lastUs}
  *       latencies (ms) of first receipts, frames repeating a mid already seen, µs of the last
  *       first receipt; then forgets the phase
+ *   {cmd: 'join', room, concurrency}
+ *       every open link sends {"type":"join","room"} and waits for its ack (id "join:<room>");
+ *       -> {ev: 'joined', ok, failed, codes, ms}
+ *   {cmd: 'fanout', phase, sampleEvery}  -> {ev: 'fanout', phase}
+ *       from now on every push frame counts for this fan-out phase without being parsed
+ *       (only one in `sampleEvery` is, for its latency): a room push reaches every link, so
+ *       frames, not distinct mids, are what is counted, and the client's own cost stays low
+ *   {cmd: 'fanoutStats', phase, stop} -> {ev: 'fanoutStats', phase, count, lat, lastUs, other}
+ *       frames counted so far, sampled latencies (ms), µs of the last frame, sampled frames of
+ *       another phase; stop: true ends the phase (frames go back to the normal path)
  *   {cmd: 'close'}          terminates every link and exits
  *
  * Push latency: the pusher puts {t: <µs of CLOCK_MONOTONIC>, p: <phase>} in the push body;
@@ -22,7 +32,7 @@ const jwt = require("jsonwebtoken");
 const WebSocket = require("ws");
 
 const MAX_SAMPLES_PER_PHASE = 1_000_000;
-/** also keep each sample's send time, for BENCH_DUMP */
+/** send each sample's send time with its stats (BENCH_DUMP; the Kafka scenarios ask for it) */
 const DUMP = Boolean(process.env.BENCH_DUMP);
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
@@ -32,6 +42,32 @@ let unexpected = 0;
 /** close codes of links that went away after `connected` (while we were not closing them) */
 const lost = [];
 let closing = false;
+/** the fan-out phase being counted, or null */
+let fan = null;
+/** every push frame of both servers starts so; a fan-out frame is counted on this prefix */
+const PUSH_PREFIX = Buffer.from('{"type":"push",');
+const PL = PUSH_PREFIX.length;
+/** links waiting for a join ack: ws -> resolve(code) */
+const joinWaiters = new Map();
+
+function onFanFrame(data) {
+  const f = fan;
+  const n = ++f.count;
+  const now = nowUs();
+  f.lastUs = now;
+  if (n % f.sampleEvery !== 0 || f.lat.length >= MAX_SAMPLES_PER_PHASE) return;
+  let frame;
+  try {
+    frame = JSON.parse(data.toString());
+  } catch {
+    unexpected++;
+    return;
+  }
+  const body = frame && frame.body;
+  if (!body || typeof body.t !== "number") unexpected++;
+  else if (body.p !== f.phase) f.other++;
+  else f.lat.push((now - body.t) / 1000);
+}
 
 function send(msg) {
   if (process.connected) process.send(msg);
@@ -57,7 +93,7 @@ function onPush(mid, body) {
   ph.lastUs = now;
   if (ph.lat.length < MAX_SAMPLES_PER_PHASE) {
     ph.lat.push((now - body.t) / 1000);
-    if (DUMP) ph.sent.push(body.t);
+    ph.sent.push(body.t);
   }
 }
 
@@ -108,6 +144,14 @@ function openOne(opts, userIndex, localAddress, errors) {
       else if (!closing) lost.push(code);
     });
     ws.on("message", (data) => {
+      if (
+        fan !== null &&
+        data.length > PL &&
+        data.compare(PUSH_PREFIX, 0, PL, 0, PL) === 0
+      ) {
+        onFanFrame(data);
+        return;
+      }
       let frame;
       try {
         frame = JSON.parse(data.toString());
@@ -116,7 +160,13 @@ function openOne(opts, userIndex, localAddress, errors) {
         return;
       }
       if (frame.type === "push") onPush(frame.mid, frame.body);
-      else if (frame.type === "connected") {
+      else if (frame.type === "ack" && joinWaiters.has(ws)) {
+        const w = joinWaiters.get(ws);
+        if (frame.id === w.id) {
+          joinWaiters.delete(ws);
+          w.resolve(frame.code);
+        }
+      } else if (frame.type === "connected") {
         if (!settled) {
           links.push(ws);
           done(true);
@@ -157,6 +207,49 @@ async function open(opts) {
   });
 }
 
+/** Every open link joins `room`; resolves with how many got ack code 0. */
+async function join(opts) {
+  const started = Date.now();
+  const id = `join:${opts.room}`;
+  const frame = JSON.stringify({ type: "join", room: opts.room });
+  const codes = {};
+  let ok = 0;
+  let failed = 0;
+  let next = 0;
+  const todo = links.slice();
+  const joinOne = (ws) =>
+    new Promise((resolve) => {
+      if (ws.readyState !== WebSocket.OPEN) return resolve("closed");
+      const timer = setTimeout(() => {
+        joinWaiters.delete(ws);
+        resolve("timeout");
+      }, opts.timeoutMs || 15000);
+      joinWaiters.set(ws, {
+        id,
+        resolve: (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        },
+      });
+      ws.send(frame);
+    });
+  const worker = async () => {
+    while (next < todo.length) {
+      const code = await joinOne(todo[next++]);
+      codes[code] = (codes[code] || 0) + 1;
+      if (code === 0) ok++;
+      else failed++;
+    }
+  };
+  await Promise.all(
+    Array.from(
+      { length: Math.min(opts.concurrency || 100, todo.length) },
+      worker,
+    ),
+  );
+  send({ ev: "joined", ok, failed, codes, ms: Date.now() - started });
+}
+
 process.on("message", (m) => {
   if (!m || typeof m.cmd !== "string") return;
   switch (m.cmd) {
@@ -186,10 +279,44 @@ process.on("message", (m) => {
         phase: m.phase,
         count: ph.mids.size,
         lat: ph.lat,
-        sent: DUMP ? ph.sent : undefined,
+        sent: DUMP || m.withSent ? ph.sent : undefined,
         dups: ph.dups,
         lastUs: ph.lastUs,
         unexpected,
+        lost: lost.length,
+        lostCodes: [...new Set(lost)],
+      });
+      break;
+    }
+    case "join":
+      join(m).catch((err) =>
+        send({ ev: "error", message: err.stack || String(err) }),
+      );
+      break;
+    case "fanout":
+      fan = {
+        phase: m.phase,
+        sampleEvery: Math.max(1, m.sampleEvery || 1),
+        count: 0,
+        lat: [],
+        lastUs: 0,
+        other: 0,
+      };
+      send({ ev: "fanout", phase: m.phase });
+      break;
+    case "fanoutStats": {
+      const f =
+        fan && fan.phase === m.phase
+          ? fan
+          : { count: 0, lat: [], lastUs: 0, other: 0 };
+      if (m.stop && fan === f) fan = null;
+      send({
+        ev: "fanoutStats",
+        phase: m.phase,
+        count: f.count,
+        lat: m.withLat ? f.lat : [],
+        lastUs: f.lastUs,
+        other: f.other,
         lost: lost.length,
         lostCodes: [...new Set(lost)],
       });

@@ -6,13 +6,19 @@
  *                        and keeps the socket in a Map by sid and by user
  *   POST /push           one {user|sid, body} or an array of them; each target gets
  *                        {"type":"push","mid","body"}; answers 202 {results: [{mid, routed}]}
+ *   POST /fanout         {n, body}: n pushes {"type":"push","mid","body","room":"all"} to every
+ *                        link, the fan-out ceiling: each frame is JSON-encoded and framed once
+ *                        (WebSocket.Sender.frame, unmasked) and the n frames are written to each
+ *                        socket in one corked batch; a socket with more than 1 MiB unwritten
+ *                        is skipped (the gateway closes such a link as slow). Answers 202
+ *                        {links, frames, skipped}
  *   GET  /rss            {rss, heapUsed, links} of this process
  *   GET  /health         {status: "ok", links}
  * No auth, no heartbeat, no metrics: the floor a gateway's cost is measured against.
  */
 const http = require("node:http");
 const { randomUUID } = require("node:crypto");
-const { WebSocketServer } = require("ws");
+const { WebSocketServer, Sender } = require("ws");
 
 const host = process.env.RAW_HOST || "127.0.0.1";
 const port = Number(process.env.RAW_PORT || 9102);
@@ -53,6 +59,46 @@ function push(item) {
   return { mid, routed: 1 };
 }
 
+const MAX_BACKLOG = 1024 * 1024;
+
+/** n pushes to every link: framed once, written per socket in one corked batch */
+function fanout(req) {
+  const n = Math.max(1, Math.min(1000, Number(req.n) || 1));
+  const body = JSON.stringify(req.body ?? null);
+  const frames = [];
+  for (let i = 0; i < n; i++) {
+    const data = Buffer.from(
+      `{"type":"push","mid":"${randomUUID()}","body":${body},"room":"all"}`,
+    );
+    frames.push(
+      Buffer.concat(
+        Sender.frame(data, {
+          fin: true,
+          opcode: 1,
+          mask: false,
+          readOnly: true,
+          rsv1: false,
+        }),
+      ),
+    );
+  }
+  let links = 0;
+  let skipped = 0;
+  for (const ws of bySid.values()) {
+    const socket = ws._socket;
+    if (ws.readyState !== ws.OPEN || !socket) continue;
+    if (socket.writableLength > MAX_BACKLOG) {
+      skipped++;
+      continue;
+    }
+    socket.cork();
+    for (const f of frames) socket.write(f);
+    socket.uncork();
+    links++;
+  }
+  return { links, frames: links * n, skipped };
+}
+
 const server = http.createServer((req, res) => {
   if (req.method === "GET" && req.url === "/rss") {
     const m = process.memoryUsage();
@@ -64,7 +110,8 @@ const server = http.createServer((req, res) => {
   }
   if (req.method === "GET" && req.url === "/health")
     return json(res, 200, { status: "ok", links: bySid.size });
-  if (req.method === "POST" && req.url === "/push") {
+  if (req.method === "POST" && (req.url === "/push" || req.url === "/fanout")) {
+    const isFanout = req.url === "/fanout";
     const chunks = [];
     let size = 0;
     req.on("data", (c) => {
@@ -82,6 +129,7 @@ const server = http.createServer((req, res) => {
           message: "body is not JSON",
         });
       }
+      if (isFanout) return json(res, 202, fanout(parsed || {}));
       const items = Array.isArray(parsed) ? parsed : [parsed];
       json(res, 202, { results: items.map(push) });
     });

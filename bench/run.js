@@ -29,7 +29,19 @@
  * BENCH_HEAP_SNAPSHOTS (dir: heap snapshots of each server at 0 links and with all links)
  * BENCH_DEBUG_MEM (1: log every memory reading with V8's heap spaces)
  * BENCH_DUMP (file: append every push sample as [send µs, latency ms] per phase)
- * BENCH_ONLY (raw,gateway,cluster: the targets to run) BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+ * BENCH_ONLY (raw,gateway,cluster,kafka,fanout: the targets to run) BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+ *
+ * Kafka scenarios (bench/kafka-bench.js, a second table; need Redis, etcd and Kafka):
+ *   kafka   unicast pushes produced to Kafka (kafkajs, own process) -> one cluster-mode gateway
+ *           node -> clients, mailbox on, at each BENCH_KAFKA_RATES rate: delivered/s, latency,
+ *           consumer lag, the highest sustained rate
+ *   fanout  the same node's links all join one room; room pushes through Kafka, frames/s
+ *           received by all clients, against a raw ws server writing pre-framed messages to as
+ *           many links (the ceiling), and the ratio
+ *   knobs: BENCH_KAFKA_LINKS (10000) BENCH_KAFKA_RATES (5000,10000,20000,30000)
+ *   BENCH_KAFKA_PHASE_MS (8000) BENCH_KAFKA_PARTITIONS (12) BENCH_FANOUT_RATES (pushes/s:
+ *   5,10,20,40) BENCH_FANOUT_PHASE_MS (5000) BENCH_KAFKA_GW_PORT (9222) BENCH_KAFKA_GOV_PORT
+ *   (9223) BENCH_FANOUT_RAW_PORT (9112)
  */
 const { fork, execFileSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -45,6 +57,7 @@ const GATEWAY_ENTRY = process.env.BENCH_GATEWAY_ENTRY
 const RAW_ENTRY = path.join(__dirname, "raw-ws-server.js");
 const LOADGEN = path.join(__dirname, "loadgen.js");
 const PROBE = path.join(__dirname, "mem-probe.js");
+const kafkaBench = require("./kafka-bench");
 const RESULTS = path.join(__dirname, "results");
 
 const env = process.env;
@@ -67,7 +80,9 @@ const CFG = {
   maxInflight: 64, // POSTs in flight before the pusher skips ticks (and says so)
   cluster: (env.BENCH_CLUSTER || "auto").toLowerCase(),
   only: new Set(
-    (env.BENCH_ONLY || "raw,gateway,cluster").split(",").map((x) => x.trim()),
+    (env.BENCH_ONLY || "raw,gateway,cluster,kafka,fanout")
+      .split(",")
+      .map((x) => x.trim()),
   ),
   rawPort: int(env.BENCH_RAW_PORT, 9102),
   gwPort: int(env.BENCH_GW_PORT, 9202),
@@ -77,7 +92,7 @@ const CFG = {
   jwtSecret: "bench-jwt-secret-0123456789abcdef",
   adminToken: "bench-admin-token-0123456789abcdef",
   biz: "bench",
-  deadlineMs: 9 * 60 * 1000,
+  deadlineMs: 11 * 60 * 1000,
 };
 
 // ---------------------------------------------------------------- children and cleanup
@@ -269,8 +284,9 @@ async function startServer(name, entry, childEnv, ports, readyUrl, check) {
         "--expose-gc",
         "-r",
         PROBE,
-        ...(entry === GATEWAY_ENTRY && env.BENCH_GATEWAY_NODE_ARGS
-          ? env.BENCH_GATEWAY_NODE_ARGS.split(" ").filter(Boolean)
+        // the gateway runs with the flags it ships with (Makefile NODE_FLAGS, Dockerfile, npm start)
+        ...(entry === GATEWAY_ENTRY
+          ? (env.BENCH_GATEWAY_NODE_ARGS ?? "--max-semi-space-size=64").split(" ").filter(Boolean)
           : []),
       ],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -318,7 +334,13 @@ async function startServer(name, entry, childEnv, ports, readyUrl, check) {
   );
 }
 
-function gatewayEnv(mode, gwPort, govPort, nodeId) {
+function gatewayEnv(
+  mode,
+  gwPort,
+  govPort,
+  nodeId,
+  isolation = CLUSTER_ISOLATION,
+) {
   const e = {};
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith("GATEWAY_") && k !== "CONFIG_FILE") e[k] = v;
@@ -337,7 +359,7 @@ function gatewayEnv(mode, gwPort, govPort, nodeId) {
       ),
       GATEWAY_UPGRADER_RATE_PER_IP: "1000000",
     },
-    mode === "cluster" ? CLUSTER_ISOLATION : {},
+    mode === "cluster" ? isolation : {},
     extraGatewayEnv(),
   );
 }
@@ -983,7 +1005,7 @@ const mib = (b) => (b / 1048576).toFixed(1);
 const kib = (b) => (b / 1024).toFixed(2);
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
 
-function table(results, clusterNote) {
+function table(results, clusterNote, extra = "") {
   const cols = results.filter(Boolean);
   const by = (name) => cols.find((c) => c.name === name);
   const raw = by("raw ws");
@@ -1095,6 +1117,19 @@ function table(results, clusterNote) {
   const out = [
     `## ws-gateway bench, ${new Date().toISOString()}`,
     "",
+    ...(cols.length
+      ? []
+      : [
+          `commit ${commit}; node ${process.version}, ${os.cpus().length} CPU, load average ${LOAD_AT_START} at start, ${os
+            .loadavg()
+            .map((x) => x.toFixed(2))
+            .join(" ")} at end.`,
+          "",
+          extra,
+        ]),
+  ];
+  if (!cols.length) return out.join("\n");
+  out.push(
     `commit ${commit}; node ${process.version}, ${os.cpus().length} CPU (${os.cpus()[0]?.model?.trim() ?? "?"}), ${mib(os.totalmem())} MiB; load average ${LOAD_AT_START} at start, ${os
       .loadavg()
       .map((x) => x.toFixed(2))
@@ -1107,7 +1142,7 @@ function table(results, clusterNote) {
     "",
     ...lines,
     "",
-  ];
+  );
   const notes = [];
   for (const c of cols)
     for (const n of c.notes) notes.push(`- ${c.name}: ${n}`);
@@ -1117,6 +1152,7 @@ function table(results, clusterNote) {
       `- gateway RSS after all links closed (no forced GC): ${mib(gw.memAfterClose.rss)} MiB`,
     );
   if (notes.length) out.push("Notes:", ...notes, "");
+  if (extra) out.push(extra);
   return out.join("\n");
 }
 
@@ -1229,11 +1265,72 @@ async function main() {
         clusterNote = `failed: ${err.message.split("\n").slice(0, 6).join(" / ")}`;
         log(`cluster run failed: ${err.message}`);
       }
+      // what the node stored (mailboxes, dedup keys, sessions) is of no use after the run
+      const n = await kafkaBench
+        .cleanRedis(CLUSTER_ISOLATION.GATEWAY_REDIS_KEY_PREFIX)
+        .catch(() => 0);
+      if (n) log(`gateway (cluster): removed ${n} Redis keys of the run`);
+    }
+  }
+
+  let extra = "";
+  const wantKafka = CFG.only.has("kafka");
+  const wantFanout = CFG.only.has("fanout");
+  if (wantKafka || wantFanout) {
+    const down = await clusterDepsUp();
+    if (down.length)
+      extra = `### Kafka push and room fan-out\n\nnot run: ${down.join(", ")} not answering (start them with \`bash scripts/deps.sh start\`)\n`;
+    else {
+      const h = {
+        CFG,
+        GATEWAY_ENTRY,
+        RAW_ENTRY,
+        log,
+        sleep,
+        track,
+        waitMessage,
+        httpJson,
+        startServer,
+        stopChild,
+        gatewayEnv,
+        startLoadgens,
+        closeLoadgens,
+        openLinks,
+        loopDelay,
+        cpuTicks,
+        machineTicks,
+        benchTicks,
+        CLK_TCK,
+        pct,
+      };
+      let gw;
+      let raw;
+      try {
+        gw = await kafkaBench.runKafkaGateway(h, {
+          unicast: wantKafka,
+          fanout: wantFanout,
+        });
+      } catch (err) {
+        log(`kafka scenarios failed: ${err.stack || err.message}`);
+        extra = `### Kafka push and room fan-out\n\nfailed: ${err.message.split("\n").slice(0, 6).join(" / ")}\n`;
+      }
+      if (gw && wantFanout) {
+        try {
+          raw = await kafkaBench.runRawFanout(
+            h,
+            gw.join ? gw.join.ok : kafkaBench.KCFG.links,
+          );
+        } catch (err) {
+          log(`raw fan-out failed: ${err.stack || err.message}`);
+          gw.notes.push(`raw ws fan-out failed: ${err.message.split("\n")[0]}`);
+        }
+      }
+      if (gw) extra = kafkaBench.kafkaTable(h, gw, raw);
     }
   }
 
   const md =
-    table(results, clusterNote) +
+    table(results, clusterNote, extra) +
     `\n_bench took ${Math.round((Date.now() - started) / 1000)} s_\n`;
   fs.writeFileSync(path.join(RESULTS, "latest.md"), md);
   process.stdout.write(`\n${md}`);

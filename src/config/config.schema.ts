@@ -109,7 +109,7 @@ export const configSchema = z
       /** partitions of gateway.push this node handles at the same time */
       partitionConcurrency: z.number().int().min(1).max(256).default(12),
       /** records handled concurrently (different users); one user's records stay in order */
-      concurrency: z.number().int().min(1).max(1024).default(64),
+      concurrency: z.number().int().min(1).max(1024).default(256),
     }).default({}),
     mailbox: strictObject({
       maxEntries: z.number().int().min(1).default(100),

@@ -46,7 +46,7 @@ export class KafkaPushSource extends PushSource {
       heartbeatInterval: 1000,
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: true,
-      maxBytesPerPartition: 1024 * 1024,
+      maxBytesPerPartition: 256 * 1024,
     });
     const producer = this.kafka.client.producer({ allowAutoTopicCreation: true, idempotent: false });
     this.consumer = consumer;

@@ -371,7 +371,11 @@ kafka_start() {
     return 0
   fi
   if [[ -z "${pid:-}" ]] && tcp_open "$KAFKA_PORT"; then
-    if [[ -f "$KAFKA_DIR/tools.properties" ]] && kafka_up; then
+    # another checkout's (or a user's) broker: probing it needs the tools and their config here
+    ensure_java
+    ensure_kafka_libs
+    write_kafka_config
+    if kafka_up; then
       log "kafka already running on $HOST:$KAFKA_PORT (not started by this script); left as is"
       return 0
     fi

@@ -45,7 +45,8 @@ export class RedisSessionStore extends SessionStore {
       .zadd(`${this.p}sidx`, 0, s.sid)
       .exec();
     throwIfFailed(res);
-    this.bySid.set(s.sid, s);
+    // not cached here: the writing node holds the link itself, other nodes cache on read
+    this.bySid.delete(s.sid);
     this.byUser.delete(`${s.bizId}\0${s.userId}`);
   }
 

@@ -82,7 +82,15 @@ export class InfraModule {
         useValue: config.push.consume
           ? new KafkaPushSource(
               kafka,
-              { topic, groupId, dlqTopic, extraTopics: [config.push.eventsTopic], partitions: config.push.partitions, startFrom: config.push.startFrom, partitionConcurrency: config.push.partitionConcurrency },
+              {
+                topic,
+                groupId,
+                dlqTopic,
+                extraTopics: [config.push.eventsTopic],
+                partitions: config.push.partitions,
+                startFrom: config.push.startFrom,
+                partitionConcurrency: config.push.partitionConcurrency,
+              },
               metrics,
             )
           : new NoPushSource(),

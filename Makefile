@@ -58,7 +58,8 @@ e2e: deps ## e2e tests only
 	node scripts/run-tests.js e2e
 
 fmt: $(NODE_MODULES_STAMP) ## format the sources
-	npx prettier --write "src/**/*.ts" "test/**/*.ts" "bench/**/*.js"
+	npx prettier --write "src/**/*.ts" "test/**/*.ts"
+	npx prettier --no-config --write "bench/**/*.js"
 
 lint: $(NODE_MODULES_STAMP) ## type-check everything and check formatting
 	npx tsc -p tsconfig.json --noEmit

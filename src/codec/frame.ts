@@ -29,7 +29,6 @@ type FrameOf<C extends FrameCase> = { type: (typeof FRAME_TYPES)[C] } & Partial<
 
 /** A frame as the gateway handles it, whatever the codec on the wire. */
 export type Frame = { [C in FrameCase]: FrameOf<C> }[FrameCase];
-export type FrameByType<T extends FrameType> = Extract<Frame, { type: T }>;
 
 export const CASE_OF_TYPE: Readonly<Record<string, FrameCase>> = Object.freeze(
   Object.fromEntries(Object.entries(FRAME_TYPES).map(([c, t]) => [t, c as FrameCase])),

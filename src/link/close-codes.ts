@@ -21,8 +21,6 @@ export const CloseCode = {
   SLOW_CONSUMER: 4008,
 } as const;
 
-export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
-
 /** Label for the closes metric. */
 export function closeReasonLabel(code: number): string {
   switch (code) {

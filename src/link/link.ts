@@ -2,7 +2,6 @@ import type { WebSocket } from 'ws';
 import type { Codec } from '../codec/codec';
 import type { Frame } from '../codec/frame';
 import type { Session } from '../session/session';
-import { CloseCode } from './close-codes';
 import type { WheelEntry } from './timer-wheel';
 
 /** A cursor the client gave on the upgrade URL (`?resume=<epoch>:<seq>`, or `?resume=` for all). */
@@ -139,6 +138,4 @@ export class Link implements WheelEntry {
     this.queuedBytes = 0;
     this.ws.terminate();
   }
-
-  static readonly CloseCode = CloseCode;
 }

@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { BusMessage, Channels, ClusterBus, PushMessage } from '../bus/cluster-bus';
 import { Subscriptions } from '../bus/subscriptions';
-import { Codec } from '../codec/codec';
+import { CodecName } from '../codec/codec';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
 import { EventSink } from '../events/event.sink';
@@ -308,7 +308,8 @@ export class PushService implements OnModuleInit {
   }
 
   private deliver(targets: Iterable<Link>, message: PushMessage): number {
-    const encoded = new Map<Codec, Buffer | string>();
+    // encoded once per codec, whatever the number of links (at most one entry per codec)
+    const encoded: Partial<Record<CodecName, Buffer | string>> = {};
     let delivered = 0;
     for (const link of targets) {
       if (message.seq !== undefined) {
@@ -334,11 +335,7 @@ export class PushService implements OnModuleInit {
           state.liveEpoch = message.epoch;
         }
       }
-      let payload = encoded.get(link.codec);
-      if (payload === undefined) {
-        payload = link.codec.encode(pushFrame(message));
-        encoded.set(link.codec, payload);
-      }
+      const payload = (encoded[link.codec.name] ??= link.codec.encode(pushFrame(message)));
       if (link.sendEncoded(payload)) delivered++;
     }
     if (delivered > 0) {

@@ -26,7 +26,8 @@ export class RedisConnection {
       lazyConnect: false,
       enableOfflineQueue: role === 'subscriber',
       maxRetriesPerRequest: 1,
-      connectTimeout: 3000,
+      // generous: a busy event loop at boot must not pass for an unreachable Redis
+      connectTimeout: 10000,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
       connectionName: `ws-gateway:${role}`,
       // many small commands from concurrent pushes share round trips
@@ -50,21 +51,15 @@ export class RedisConnection {
     return this.subscriber_;
   }
 
-  /** Resolves once the command connection is ready; rejects after `timeoutMs` with the URL. */
+  /**
+   * Resolves once the command connection, and the subscriber if one exists, are ready; rejects
+   * after `timeoutMs` naming the URL. Boot waits on this so the bus is live before `running`.
+   */
   async waitReady(timeoutMs: number): Promise<void> {
-    if (this.command.status === 'ready') return;
-    let timer: NodeJS.Timeout | undefined;
-    let onReady: (() => void) | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        onReady = resolve;
-        this.command.once('ready', onReady);
-        timer = setTimeout(() => reject(new Error(`redis at ${redact(this.url)} not reachable within ${timeoutMs} ms`)), timeoutMs);
-      });
-    } finally {
-      clearTimeout(timer);
-      if (onReady) this.command.off('ready', onReady);
-    }
+    const clients = [this.command, ...(this.subscriber_ ? [this.subscriber_] : [])].filter((c) => c.status !== 'ready');
+    await withTimeout(Promise.all(clients.map((c) => new Promise<void>((resolve) => c.once('ready', () => resolve())))), timeoutMs).catch((err: Error) => {
+      throw new Error(`redis at ${redact(this.url)} not reachable: ${err.message}`);
+    });
   }
 
   /** Resolves when Redis answers PING within `timeoutMs`. */

@@ -113,15 +113,7 @@ async function lagOf(topic, groupId) {
   return lag;
 }
 
-const pct = (sorted, q) =>
-  sorted.length
-    ? sorted[
-        Math.min(
-          sorted.length - 1,
-          Math.max(0, Math.ceil(q * sorted.length) - 1),
-        )
-      ]
-    : NaN;
+const { pct } = require("./stats");
 
 async function run(m) {
   const st = { sent: 0, skipped: 0, errors: 0, errorSample: undefined };

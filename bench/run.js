@@ -665,16 +665,7 @@ async function loadgenStats(lgs, phase) {
   };
 }
 
-/** nearest-rank percentile of a sorted array */
-const pct = (sorted, q) =>
-  sorted.length
-    ? sorted[
-        Math.min(
-          sorted.length - 1,
-          Math.max(0, Math.ceil(q * sorted.length) - 1),
-        )
-      ]
-    : NaN;
+const { pct } = require("./stats");
 
 // ---------------------------------------------------------------- pushing
 

@@ -106,8 +106,13 @@ export const configSchema = z
         .default(256 * 1024),
       /** biz ids the gateway serves; a record for another goes to the DLQ. Empty: any */
       bizIds: z.array(nonEmpty).default([]),
-      /** partitions of gateway.push this node handles at the same time */
+      /** partitions of gateway.push each consumer handles at the same time */
       partitionConcurrency: z.number().int().min(1).max(256).default(12),
+      /**
+       * group members (kafkajs consumers) this node runs: kafkajs fetches again only once a
+       * fetch's batches are handled, so a second member keeps the CPU busy meanwhile
+       */
+      consumers: z.number().int().min(1).max(16).default(2),
       /** records handled concurrently (different users); one user's records stay in order */
       concurrency: z.number().int().min(1).max(1024).default(256),
     }).default({}),

@@ -90,6 +90,7 @@ export class InfraModule {
                 partitions: config.push.partitions,
                 startFrom: config.push.startFrom,
                 partitionConcurrency: config.push.partitionConcurrency,
+                consumers: config.push.consumers,
               },
               metrics,
             )

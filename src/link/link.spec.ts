@@ -4,18 +4,24 @@ import type { WebSocket } from 'ws';
 import { JsonCodec } from '../codec/json.codec';
 import type { Session } from '../session/session';
 import { Link, LinkOwner } from './link';
+import { wsFrame } from './ws-frame';
+import { receiveMessages } from './ws-frame.testing';
+
+/** The text messages in what a link wrote to its socket, parsed as a client would. */
+const messages = (writes: Buffer[]): string[] => receiveMessages(writes).map((m) => m.data.toString());
 
 /** Just enough of a ws socket to watch what a link writes, and how. */
 class FakeSocket {
   readonly OPEN = 1;
   readyState = 1;
   bufferedAmount = 0;
-  sent: string[] = [];
+  /** each write() to the TCP socket */
+  writes: Buffer[] = [];
   corks = 0;
   closed?: [number, string];
-  _socket = { cork: () => this.corks++, uncork: () => undefined };
-  send(data: string) {
-    this.sent.push(data);
+  _socket = { cork: () => this.corks++, uncork: () => undefined, write: (b: Buffer) => this.writes.push(b) };
+  get sent(): string[] {
+    return messages(this.writes);
   }
   close(code: number, reason: string) {
     this.closed = [code, reason];
@@ -60,15 +66,24 @@ describe('link', () => {
     assert.equal(out.frames, 5);
     assert.equal(
       out.bytes,
-      ws.sent.reduce((a, s) => a + Buffer.byteLength(s), 0),
+      ws.writes.reduce((a, b) => a + b.length, 0),
     );
+  });
+
+  it('writes a single frame without corking', () => {
+    const { ws, link } = setup();
+    link.send({ type: 'pong' });
+    link.flush();
+    assert.equal(ws.corks, 0);
+    assert.equal(ws.writes.length, 1);
+    assert.deepEqual(JSON.parse(ws.sent[0]), { type: 'pong' });
   });
 
   it('refuses past its bound (queue plus socket buffer) and reports itself slow', () => {
     const { ws, link, slow } = setup(300);
     ws.bufferedAmount = 200;
-    assert.equal(link.sendEncoded('x'.repeat(90)), true);
-    assert.equal(link.sendEncoded('x'.repeat(20)), false);
+    assert.equal(link.sendFrame(wsFrame('x'.repeat(88), false)), true);
+    assert.equal(link.sendFrame(wsFrame('x'.repeat(18), false)), false);
     assert.deepEqual(slow, [link]);
   });
 

@@ -3,6 +3,7 @@ import type { Codec } from '../codec/codec';
 import type { Frame } from '../codec/frame';
 import type { Session } from '../session/session';
 import type { WheelEntry } from './timer-wheel';
+import { wsFrame } from './ws-frame';
 
 /** A cursor the client gave on the upgrade URL (`?resume=<epoch>:<seq>`, or `?resume=` for all). */
 export interface ResumeCursor {
@@ -44,7 +45,8 @@ export class Link implements WheelEntry {
   /** epoch ms after which the link closes with 4001 unless a `token` frame extends it */
   expiresAt: number;
 
-  private queue: (Buffer | string)[] = [];
+  /** complete WebSocket frames waiting for the next flush */
+  private queue: Buffer[] = [];
   private queuedBytes = 0;
 
   constructor(
@@ -67,40 +69,47 @@ export class Link implements WheelEntry {
   }
 
   send(frame: Frame): boolean {
-    return this.sendEncoded(this.codec.encode(frame));
+    return this.sendFrame(wsFrame(this.codec.encode(frame), this.codec.binary));
   }
 
   /**
-   * Queues an already encoded payload (for one frame encoded once and written to many links).
-   * Returns false when the link is closed or was just closed as a slow consumer.
+   * Queues a complete WebSocket frame (wsFrame), which may be shared: a push is framed once
+   * and the same buffer goes to every link. Returns false when the link is closed or was just
+   * closed as a slow consumer.
    */
-  sendEncoded(payload: Buffer | string): boolean {
+  sendFrame(frame: Buffer): boolean {
     if (this.state !== LinkState.OPEN) return false;
-    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    const size = frame.length;
     if (this.backlogBytes + size > this.owner.sendQueueMaxBytes) {
       this.owner.onSlow(this);
       return false;
     }
     if (this.queue.length === 0) this.owner.markDirty(this);
-    this.queue.push(payload);
+    this.queue.push(frame);
     this.queuedBytes += size;
     return true;
   }
 
-  /** Writes everything queued in one corked batch. Called by the owner's flush. */
+  /** Writes everything queued: one write for one frame, one corked writev for several. */
   flush(): void {
     const queue = this.queue;
     if (queue.length === 0) return;
     this.queue = [];
     const bytes = this.queuedBytes;
     this.queuedBytes = 0;
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    const binary = this.codec.binary;
-    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    socket?.cork();
-    for (const payload of queue) this.ws.send(payload, { binary, compress: false });
-    socket?.uncork();
+    const socket = this.socket;
+    if (this.ws.readyState !== this.ws.OPEN || !socket) return;
+    if (queue.length === 1) socket.write(queue[0]);
+    else {
+      socket.cork();
+      for (const frame of queue) socket.write(frame);
+      socket.uncork();
+    }
     this.owner.countOut(queue.length, bytes);
+  }
+
+  private get socket(): import('node:net').Socket | undefined {
+    return (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
   }
 
   /**
@@ -109,7 +118,7 @@ export class Link implements WheelEntry {
    */
   drained(): Promise<void> {
     this.flush();
-    const socket = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    const socket = this.socket;
     if (!socket || this.state !== LinkState.OPEN || socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { gateway } from '../codec/generated/frames';
 
 const id = z.string().regex(/^[\w.@:+-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . @ : + -');
@@ -38,11 +38,11 @@ export const envelopeSchema = z
   .superRefine((e, ctx) => {
     const op = e.op ?? 'push';
     if (op === 'push') {
-      if (e.body === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['body'], message: 'required' });
-      if (e.room !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['room'], message: 'only for op join/leave (a room push uses to.room)' });
+      if (e.body === undefined) ctx.addIssue({ code: 'custom', path: ['body'], message: 'required' });
+      if (e.room !== undefined) ctx.addIssue({ code: 'custom', path: ['room'], message: 'only for op join/leave (a room push uses to.room)' });
     } else {
-      if (e.room === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['room'], message: `required for op ${op}` });
-      if (e.to.users === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['to', 'users'], message: `required for op ${op}` });
+      if (e.room === undefined) ctx.addIssue({ code: 'custom', path: ['room'], message: `required for op ${op}` });
+      if (e.to.users === undefined) ctx.addIssue({ code: 'custom', path: ['to', 'users'], message: `required for op ${op}` });
     }
   });
 

@@ -15,16 +15,20 @@ import { LinkManager } from '../link/link.manager';
 import { Mailbox } from '../mailbox/mailbox';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { PushService } from './push.service';
+import { receiveMessages } from '../link/ws-frame.testing';
 
 class FakeSocket {
   readonly OPEN = 1;
   readyState = 1;
   bufferedAmount = 0;
   frames: Record<string, unknown>[] = [];
-  _socket = { cork() {}, uncork() {} };
-  send(data: string) {
-    this.frames.push(JSON.parse(data));
-  }
+  _socket = {
+    cork() {},
+    uncork() {},
+    write: (chunk: Buffer) => {
+      for (const m of receiveMessages([chunk])) this.frames.push(JSON.parse(m.data.toString()));
+    },
+  };
   close() {}
   terminate() {}
 }

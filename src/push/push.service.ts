@@ -9,6 +9,7 @@ import { EventSink } from '../events/event.sink';
 import { Link, LinkState } from '../link/link';
 import { CloseCode } from '../link/close-codes';
 import { LinkManager } from '../link/link.manager';
+import { wsFrame } from '../link/ws-frame';
 import { Mailbox } from '../mailbox/mailbox';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { RoomStore } from '../rooms/room.store';
@@ -308,8 +309,9 @@ export class PushService implements OnModuleInit {
   }
 
   private deliver(targets: Iterable<Link>, message: PushMessage): number {
-    // encoded once per codec, whatever the number of links (at most one entry per codec)
-    const encoded: Partial<Record<CodecName, Buffer | string>> = {};
+    // encoded and framed once per codec, whatever the number of links: every link of a codec
+    // gets the same frame bytes (at most one entry per codec)
+    const framed: Partial<Record<CodecName, Buffer>> = {};
     let delivered = 0;
     for (const link of targets) {
       if (message.seq !== undefined) {
@@ -335,8 +337,8 @@ export class PushService implements OnModuleInit {
           state.liveEpoch = message.epoch;
         }
       }
-      const payload = (encoded[link.codec.name] ??= link.codec.encode(pushFrame(message)));
-      if (link.sendEncoded(payload)) delivered++;
+      const frame = (framed[link.codec.name] ??= wsFrame(link.codec.encode(pushFrame(message)), link.codec.binary));
+      if (link.sendFrame(frame)) delivered++;
     }
     if (delivered > 0) {
       this.metrics.pushesDelivered.inc(delivered);

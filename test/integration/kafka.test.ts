@@ -21,7 +21,7 @@ describe('kafka push source (real Kafka)', () => {
   const source = () => {
     const s = new KafkaPushSource(
       new KafkaConnection(brokers, 'it'),
-      { topic, groupId: `it-${run}`, dlqTopic, extraTopics: [], partitions: 2, startFrom: 'earliest', partitionConcurrency: 2 },
+      { topic, groupId: `it-${run}`, dlqTopic, extraTopics: [], partitions: 2, startFrom: 'earliest', partitionConcurrency: 2, consumers: 2 },
       metrics,
     );
     sources.push(s);

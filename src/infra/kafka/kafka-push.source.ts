@@ -1,4 +1,4 @@
-import type { Consumer, Producer } from 'kafkajs';
+import type { Consumer, IHeaders, Producer } from 'kafkajs';
 import { logger } from '../../common/logger';
 import { GatewayMetrics } from '../../metrics/gateway.metrics';
 import { BatchHandler, PushSource, RawRecord } from '../../push/push-source';
@@ -15,17 +15,22 @@ export interface KafkaPushOptions {
   /** partitions of topics the gateway creates */
   partitions: number;
   startFrom: 'earliest' | 'latest';
-  /** partitions handled at the same time */
+  /** partitions handled at the same time, per consumer */
   partitionConcurrency: number;
+  /** group members this process runs (each fetches on its own) */
+  consumers: number;
 }
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
- * kafkajs consumer on gateway.push in the shared group. Per batch: handler -> dead letters
- * produced (acks=all) -> offsets resolved, then committed within a second. Nothing is committed for a batch that failed, so a
- * node dying mid-batch leaves its records to the group's next owner of the partition.
+ * kafkajs consumers (push.consumers of them) on gateway.push in the shared group. Per batch:
+ * handler -> dead letters produced (acks=all) -> offsets resolved, then committed within a
+ * second. Nothing is committed for a batch that failed, so a node dying mid-batch leaves its
+ * records to the group's next owner of the partition.
  */
 export class KafkaPushSource extends PushSource {
-  private consumer?: Consumer;
+  private readonly consumers: Consumer[] = [];
   private producer?: Producer;
 
   constructor(
@@ -39,6 +44,27 @@ export class KafkaPushSource extends PushSource {
   async start(handler: BatchHandler): Promise<void> {
     const { topic, groupId, dlqTopic } = this.options;
     await this.kafka.ensureTopics([topic, dlqTopic, ...this.options.extraTopics], this.options.partitions);
+    const producer = this.kafka.client.producer({ allowAutoTopicCreation: true, idempotent: false });
+    this.producer = producer;
+    await producer.connect();
+    // kafkajs fetches from a broker, hands the batches to eachBatch, and fetches again only once
+    // they are all handled: one member alone leaves the CPU idle during every fetch. Several
+    // members per process overlap one's fetch with another's handling; each partition still has
+    // one owner, so one key's records stay in order.
+    const assigned = new Array<number>(this.options.consumers).fill(0);
+    for (let i = 0; i < this.options.consumers; i++) {
+      const consumer = this.createConsumer((n) => {
+        assigned[i] = n;
+        this.metrics.kafkaAssigned.set(assigned.reduce((a, b) => a + b, 0));
+      });
+      this.consumers.push(consumer);
+    }
+    await Promise.all(this.consumers.map((c) => this.run(c, handler, producer)));
+    log.info({ topic, groupId, consumers: this.options.consumers }, 'consuming pushes');
+  }
+
+  private createConsumer(onAssigned: (partitions: number) => void): Consumer {
+    const { topic, groupId } = this.options;
     // a short fetch wait keeps disconnect (drain) fast; an idle partition costs a few fetches a second
     const consumer = this.kafka.client.consumer({
       groupId,
@@ -48,18 +74,19 @@ export class KafkaPushSource extends PushSource {
       allowAutoTopicCreation: true,
       maxBytesPerPartition: 256 * 1024,
     });
-    const producer = this.kafka.client.producer({ allowAutoTopicCreation: true, idempotent: false });
-    this.consumer = consumer;
-    this.producer = producer;
-    await producer.connect();
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: this.options.startFrom === 'earliest' });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const assigned = e.payload.memberAssignment[topic]?.length ?? 0;
-      this.metrics.kafkaAssigned.set(assigned);
-      log.info({ topic, groupId, partitions: e.payload.memberAssignment[topic] ?? [] }, 'joined the push consumer group');
+      const partitions = e.payload.memberAssignment[topic] ?? [];
+      onAssigned(partitions.length);
+      log.info({ topic, groupId, partitions }, 'joined the push consumer group');
     });
     consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error.message, restart: e.payload.restart }, 'push consumer crashed'));
+    return consumer;
+  }
+
+  private async run(consumer: Consumer, handler: BatchHandler, producer: Producer): Promise<void> {
+    const { topic, dlqTopic } = this.options;
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: this.options.startFrom === 'earliest' });
     await consumer.run({
       // only resolved offsets are committed, and an offset is resolved only once its batch was
       // handled and its dead letters written; committing them every interval (and on a
@@ -73,7 +100,7 @@ export class KafkaPushSource extends PushSource {
         const records: RawRecord[] = batch.messages.map((m) => ({
           key: m.key?.toString(),
           value: m.value,
-          headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? String(v[0]) : String(v ?? '')])),
+          headers: m.headers ? lowerHeaders(m.headers) : NO_HEADERS,
           ref: `${batch.topic}-${batch.partition}-${m.offset}`,
         }));
         const dead = await handler(records);
@@ -96,11 +123,19 @@ export class KafkaPushSource extends PushSource {
         await heartbeat();
       },
     });
-    log.info({ topic, groupId }, 'consuming pushes');
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect().catch((err: Error) => log.warn({ err: err.message }, 'consumer disconnect failed'));
+    await Promise.all(this.consumers.map((c) => c.disconnect().catch((err: Error) => log.warn({ err: err.message }, 'consumer disconnect failed'))));
     await this.producer?.disconnect().catch(() => undefined);
   }
+}
+
+function lowerHeaders(headers: IHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in headers) {
+    const v = headers[k];
+    out[k.toLowerCase()] = Array.isArray(v) ? String(v[0]) : String(v ?? '');
+  }
+  return out;
 }

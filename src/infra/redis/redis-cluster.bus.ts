@@ -31,11 +31,15 @@ export class RedisClusterBus extends ClusterBus {
     super();
     this.prefix = redis.keyPrefix;
     this.sender = `${nodeId}\n`;
-    redis.subscriber.on('message', (channel: string, payload: string) => {
-      if (payload.startsWith(this.sender)) return;
+    const own = Buffer.from(this.sender);
+    // buffers, not strings: the node's own publishes (a push announced by the mailbox to a user
+    // whose links are here) are recognised by their first bytes and dropped without decoding
+    redis.subscriber.on('messageBuffer', (channelBuf: Buffer, payload: Buffer) => {
+      if (payload.length >= own.length && payload.compare(own, 0, own.length, 0, own.length) === 0) return;
+      const channel = channelBuf.toString();
       let message: BusMessage;
       try {
-        message = JSON.parse(payload.slice(payload.indexOf('\n') + 1)) as BusMessage;
+        message = JSON.parse(payload.toString('utf8', payload.indexOf(10) + 1)) as BusMessage;
       } catch {
         log.warn({ channel }, 'dropping a bus message that is not JSON');
         return;

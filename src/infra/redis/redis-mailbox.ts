@@ -5,40 +5,73 @@ import { busPayloadHead } from './redis-cluster.bus';
 
 const part = (s: string) => encodeURIComponent(s);
 
-// KEYS: epoch, seq, stream, dedup
-// ARGV: newEpoch, mid, body, ts, maxLen, ttlSec, dedupTtlSec, persist, exp, announceChannel, announceHead
-// One round trip, atomic: dedup by mid, epoch (created if the old one expired with the stream),
-// next seq, append with a cap, and refresh every TTL. Returns {seq, epoch, duplicate}.
-const APPEND = `
-if ARGV[8] ~= '1' then
-  if redis.call('SET', KEYS[4], 0, 'NX', 'EX', tonumber(ARGV[7])) then return {0, '', 0} end
-  return {0, '', 1}
-end
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
-  redis.call('DEL', KEYS[2], KEYS[3])
-end
-local prev = redis.call('GET', KEYS[4])
-if prev then
-  if ARGV[10] ~= '' and tonumber(prev) > 0 then
-    redis.call('PUBLISH', ARGV[10], ARGV[11] .. ',"seq":' .. prev .. ',"epoch":"' .. epoch .. '","redelivery":true}')
+// KEYS: per item, epoch, seq, stream, dedup (4 each)
+// ARGV: newEpoch, maxLen, ttlSec, dedupTtlSec, then per item (7 each):
+//       mid, body, ts, persist, exp, announceChannel, announceHead
+// One round trip for a whole batch of appends, each atomic and in the order given: dedup by
+// mid, epoch (created if the old one expired with the stream), next seq, append with a cap,
+// refresh every TTL, announce. Returns {seq, epoch, duplicate} per item, flattened.
+const APPEND_MANY = `
+local newEpoch = ARGV[1]
+local maxLen = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local dedupTtl = tonumber(ARGV[4])
+local out = {}
+for i = 0, #KEYS / 4 - 1 do
+  local k = i * 4
+  local a = 4 + i * 7
+  local kMid = KEYS[k + 4]
+  local mid, persist, chan, head = ARGV[a + 1], ARGV[a + 4], ARGV[a + 6], ARGV[a + 7]
+  if persist ~= '1' then
+    local fresh = redis.call('SET', kMid, 0, 'NX', 'EX', dedupTtl)
+    out[#out + 1] = 0
+    out[#out + 1] = ''
+    out[#out + 1] = fresh and 0 or 1
+  else
+    local kEpoch, kSeq, kStream = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+    local epoch = redis.call('GET', kEpoch)
+    if not epoch then
+      epoch = newEpoch
+      redis.call('SET', kEpoch, epoch)
+      redis.call('DEL', kSeq, kStream)
+    end
+    local prev = redis.call('GET', kMid)
+    if prev then
+      if chan ~= '' and tonumber(prev) > 0 then
+        redis.call('PUBLISH', chan, head .. ',"seq":' .. prev .. ',"epoch":"' .. epoch .. '","redelivery":true}')
+      end
+      out[#out + 1] = tonumber(prev)
+      out[#out + 1] = epoch
+      out[#out + 1] = 1
+    else
+      local seq = redis.call('INCR', kSeq)
+      redis.call('SET', kMid, seq, 'EX', dedupTtl)
+      redis.call('XADD', kStream, 'MAXLEN', '=', maxLen, seq .. '-1', 'mid', mid, 'body', ARGV[a + 2], 'ts', ARGV[a + 3], 'exp', ARGV[a + 5])
+      redis.call('EXPIRE', kEpoch, ttl)
+      redis.call('EXPIRE', kSeq, ttl)
+      redis.call('EXPIRE', kStream, ttl)
+      if chan ~= '' then
+        redis.call('PUBLISH', chan, head .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}')
+      end
+      out[#out + 1] = seq
+      out[#out + 1] = epoch
+      out[#out + 1] = 0
+    end
   end
-  return {tonumber(prev), epoch, 1}
 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[4], seq, 'EX', tonumber(ARGV[7]))
-redis.call('XADD', KEYS[3], 'MAXLEN', '=', tonumber(ARGV[5]), seq .. '-1', 'mid', ARGV[2], 'body', ARGV[3], 'ts', ARGV[4], 'exp', ARGV[9])
-local ttl = tonumber(ARGV[6])
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
-redis.call('EXPIRE', KEYS[3], ttl)
-if ARGV[10] ~= '' then
-  redis.call('PUBLISH', ARGV[10], ARGV[11] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}')
-end
-return {seq, epoch, 0}
+return out
 `;
+
+/** appends per script call: bounds how long one call keeps Redis busy (~1 ms) */
+const MAX_BATCH = 64;
+
+interface PendingAppend {
+  keys: [string, string, string, string];
+  args: (string | number)[];
+  announce: boolean;
+  resolve(r: AppendResult): void;
+  reject(err: unknown): void;
+}
 
 /**
  * Mailbox on Redis:
@@ -59,7 +92,7 @@ export class RedisMailbox extends Mailbox {
     private readonly nodeId: string,
   ) {
     super();
-    redis.command.defineCommand('gwMailboxAppend', { numberOfKeys: 4, lua: APPEND });
+    redis.command.defineCommand('gwMailboxAppendMany', { lua: APPEND_MANY });
   }
 
   private epochSeed = randomBytes(6).toString('base64url');
@@ -83,32 +116,56 @@ export class RedisMailbox extends Mailbox {
     return { epoch: `${p}mbep:${u}`, seq: `${p}mbseq:${u}`, stream: `${p}mb:${u}`, mid: (mid: string) => `${p}mid:${u}:${part(mid)}` };
   }
 
-  async append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult> {
+  /**
+   * Appends issued in the same tick (a Kafka batch's pushes, concurrent API calls) share one
+   * script call, in the order they were made: one command, one reply and one Lua invocation
+   * for up to MAX_BATCH pushes, instead of one each.
+   */
+  append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult> {
     const k = this.keys(bizId, userId);
     const body = JSON.stringify(entry.body);
     const announce = opts.persist && opts.announce !== undefined;
     // the bus message without its closing brace: the script appends seq and epoch
     const head = announce ? busPayloadHead(this.nodeId, { k: 'push', mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}) }, body) : '';
-    const cmd = (this.redis.command as unknown as { gwMailboxAppend(...args: (string | number)[]): Promise<[number, string, number]> }).gwMailboxAppend;
-    const [seq, epoch, dup] = await cmd.call(
-      this.redis.command,
-      k.epoch,
-      k.seq,
-      k.stream,
-      k.mid(entry.mid),
-      this.nextEpoch(),
-      entry.mid,
-      body,
-      entry.ts,
-      this.maxEntries,
-      this.ttlSec,
-      this.dedupTtlSec,
-      opts.persist ? '1' : '0',
-      entry.exp ?? 0,
-      announce ? this.redis.keyPrefix + opts.announce : '',
-      head,
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        keys: [k.epoch, k.seq, k.stream, k.mid(entry.mid)],
+        args: [entry.mid, body, entry.ts, opts.persist ? '1' : '0', entry.exp ?? 0, announce ? this.redis.keyPrefix + opts.announce : '', head],
+        announce,
+        resolve,
+        reject,
+      });
+      if (this.pending.length === 1) process.nextTick(() => this.flushAppends());
+    });
+  }
+
+  private pending: PendingAppend[] = [];
+
+  private flushAppends(): void {
+    const all = this.pending;
+    this.pending = [];
+    for (let i = 0; i < all.length; i += MAX_BATCH) this.appendBatch(all.slice(i, i + MAX_BATCH));
+  }
+
+  private appendBatch(batch: PendingAppend[]): void {
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.nextEpoch(), this.maxEntries, this.ttlSec, this.dedupTtlSec];
+    for (const p of batch) {
+      keys.push(...p.keys);
+      args.push(...p.args);
+    }
+    const cmd = (this.redis.command as unknown as { gwMailboxAppendMany(n: number, ...args: (string | number)[]): Promise<(number | string)[]> }).gwMailboxAppendMany;
+    cmd.call(this.redis.command, keys.length, ...keys, ...args).then(
+      (out) => {
+        batch.forEach((p, i) => {
+          const seq = Number(out[i * 3]);
+          p.resolve({ seq, epoch: String(out[i * 3 + 1]), duplicate: Number(out[i * 3 + 2]) === 1, announced: p.announce && seq > 0 });
+        });
+      },
+      (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      },
     );
-    return { seq: Number(seq), epoch: String(epoch), duplicate: dup === 1, announced: announce && Number(seq) > 0 };
   }
 
   async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {

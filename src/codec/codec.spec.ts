@@ -66,3 +66,17 @@ describe('codec selection', () => {
     );
   });
 });
+
+describe('push frames from a body already serialised', () => {
+  const frames: Extract<Frame, { type: 'push' }>[] = [
+    { type: 'push', mid: 'm"1', body: { text: 'héllo "quoted" \u2028', n: [1, 2.5, null] } },
+    { type: 'push', mid: 'm2', body: 'plain', room: 'lobby/1' },
+    { type: 'push', mid: 'm3', body: { a: 1 }, seq: 42, epoch: 'e"x' },
+    { type: 'push', mid: 'm4', body: null, room: 'r', seq: 1, epoch: 'e' },
+  ];
+  for (const codec of [new JsonCodec(), new ProtobufCodec()]) {
+    it(`${codec.name}: gives exactly what encode() gives`, () => {
+      for (const f of frames) assert.deepEqual(codec.encodePush(f, JSON.stringify(f.body)), codec.encode(f), JSON.stringify(f));
+    });
+  }
+});

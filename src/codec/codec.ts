@@ -13,5 +13,13 @@ export abstract class Codec {
   /** true if payloads go out as binary WebSocket messages */
   abstract readonly binary: boolean;
   abstract encode(frame: Frame): Buffer | string;
+  /**
+   * A push frame whose body the caller already serialised to JSON (the same bytes stored in
+   * the mailbox), so a codec that can reuse them does not serialise the body again.
+   */
+  encodePush(frame: Extract<Frame, { type: 'push' }>, bodyJson?: string): Buffer | string {
+    void bodyJson;
+    return this.encode(frame);
+  }
   abstract decode(data: Buffer, isBinary: boolean): Frame;
 }

@@ -13,6 +13,16 @@ export class JsonCodec extends Codec {
     return JSON.stringify(frame);
   }
 
+  /** the same text as encode(), with the body's JSON spliced in rather than serialised again */
+  override encodePush(frame: Extract<Frame, { type: 'push' }>, bodyJson?: string): string {
+    if (bodyJson === undefined) return this.encode(frame);
+    let out = `{"type":"push","mid":${JSON.stringify(frame.mid)},"body":${bodyJson}`;
+    if (frame.room !== undefined) out += `,"room":${JSON.stringify(frame.room)}`;
+    if (frame.seq !== undefined) out += `,"seq":${frame.seq}`;
+    if (frame.epoch !== undefined) out += `,"epoch":${JSON.stringify(frame.epoch)}`;
+    return out + '}';
+  }
+
   decode(data: Buffer): Frame {
     let value: unknown;
     try {

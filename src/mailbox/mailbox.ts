@@ -24,6 +24,14 @@ export type ReadResult =
   /** the gap cannot be filled: the epoch changed (stream lost) or the entries aged out */
   | { kind: 'resync'; epoch: string; seq: number; reason: 'epoch_changed' | 'gap_too_old' };
 
+export interface NewEntry {
+  mid: string;
+  body: unknown;
+  bodyJson?: string;
+  ts: number;
+  exp?: number;
+}
+
 export interface AppendOptions {
   /** false: live-only push: deduplicated by mid, but no seq (0) and no stored copy */
   persist: boolean;
@@ -43,7 +51,8 @@ export interface AppendOptions {
  * after `seq` of `epoch`, or a resync when it cannot (never a silent hole).
  */
 export abstract class Mailbox {
-  abstract append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult>;
+  /** `entry.bodyJson`: the body already serialised, when the caller has it */
+  abstract append(bizId: string, userId: string, entry: NewEntry, opts: AppendOptions): Promise<AppendResult>;
   /**
    * At most `limit` entries after `seq`, oldest first (page on with the last seq returned).
    * `epoch` undefined: the client has no cursor yet, so everything stored is returned.

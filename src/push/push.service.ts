@@ -194,28 +194,19 @@ export class PushService implements OnModuleInit {
     }
     this.metrics.pushesAccepted.inc({ source });
     const ts = Date.now();
-    const base: PushMessage = { k: 'push', mid, body: env.body, ts, ...(env.ttlSec ? { exp: ts + env.ttlSec * 1000 } : {}) };
+    const base: PushMessage = { k: 'push', mid, body: env.body, ts };
+    if (env.ttlSec) base.exp = ts + env.ttlSec * 1000;
+    // serialised once: stored in the mailbox, announced on the bus and framed from this string
+    const bodyJson = JSON.stringify(env.body);
 
     if (to.users) {
       const persist = env.persist !== false;
-      const results = await Promise.all(
-        to.users.map(async (user) => {
-          const channel = Channels.user(bizId, user);
-          const r = await this.mailbox.append(bizId, user, { mid, body: env.body, ts, exp: base.exp }, { persist, announce: channel });
-          if (r.duplicate) {
-            // the first copy may have been stored by a node that died before publishing it:
-            // it goes out again under the stored seq; links that already have it drop it
-            if (persist && r.seq > 0) await this.deliverStored(channel, { ...base, seq: r.seq, epoch: r.epoch, redelivery: true }, r.announced);
-            return 'dup' as const;
-          }
-          if (persist) this.metrics.pushesStored.inc();
-          await this.deliverStored(channel, persist ? { ...base, seq: r.seq, epoch: r.epoch } : base, r.announced);
-          return 'sent' as const;
-        }),
-      );
-      const dups = results.filter((r) => r === 'dup').length;
+      const one = (user: string) => this.pushToUser(bizId, user, base, bodyJson, persist);
+      const results = to.users.length === 1 ? [await one(to.users[0])] : await Promise.all(to.users.map(one));
+      let dups = 0;
+      for (const dup of results) if (dup) dups++;
       if (dups) this.metrics.pushesDropped.inc({ reason: 'duplicate' }, dups);
-      return { mid, routed: results.length - dups, ...(dups === results.length ? { duplicate: true } : {}) };
+      return dups === results.length ? { mid, routed: 0, duplicate: true } : { mid, routed: results.length - dups };
     }
 
     // links, room, all: no mailbox, but redeliveries are still dropped by mid
@@ -224,8 +215,8 @@ export class PushService implements OnModuleInit {
       this.metrics.pushesDropped.inc({ reason: 'duplicate' });
       return { mid, routed: 0, duplicate: true };
     }
-    if (to.all) return { mid, routed: await this.publish(Channels.biz(bizId), base) };
-    if (to.room !== undefined) return { mid, routed: await this.publish(Channels.room(bizId, to.room), { ...base, room: to.room }) };
+    if (to.all) return { mid, routed: await this.publish(Channels.biz(bizId), base, bodyJson) };
+    if (to.room !== undefined) return { mid, routed: await this.publish(Channels.room(bizId, to.room), { ...base, room: to.room }, bodyJson) };
 
     const byNode = new Map<string, string[]>();
     const unknownLinks: string[] = [];
@@ -238,10 +229,35 @@ export class PushService implements OnModuleInit {
     if (unknownLinks.length) this.metrics.pushesDropped.inc({ reason: 'no_link' }, unknownLinks.length);
     await Promise.all(
       [...byNode].map(([node, sids]) =>
-        node === this.config.node.id ? this.route(Channels.node(node), { ...base, sids }) : this.bus.publish(Channels.node(node), { ...base, sids }),
+        node === this.config.node.id ? this.route(Channels.node(node), { ...base, sids }, bodyJson) : this.bus.publish(Channels.node(node), { ...base, sids }),
       ),
     );
     return { mid, routed: to.links!.length - unknownLinks.length, ...(unknownLinks.length ? { unknownLinks } : {}) };
+  }
+
+  /**
+   * One user's copy: stored with the next seq (and announced to the other nodes in the same
+   * step), then written to the user's links here. Resolves true for a duplicate mid.
+   */
+  private async pushToUser(bizId: string, user: string, base: PushMessage, bodyJson: string, persist: boolean): Promise<boolean> {
+    const channel = Channels.user(bizId, user);
+    const r = await this.mailbox.append(bizId, user, { mid: base.mid, body: base.body, bodyJson, ts: base.ts, exp: base.exp }, { persist, announce: channel });
+    let message = base;
+    if (r.duplicate) {
+      // the first copy may have been stored by a node that died before publishing it:
+      // it goes out again under the stored seq; links that already have it drop it
+      if (!persist || r.seq === 0) return true;
+      message = { ...base, seq: r.seq, epoch: r.epoch, redelivery: true };
+    } else if (persist) {
+      this.metrics.pushesStored.inc();
+      message = { ...base, seq: r.seq, epoch: r.epoch };
+    }
+    if (this.isLive(message)) {
+      const links = this.links.registry.ofUser(bizId, user);
+      if (links) this.deliver(links, message, bodyJson);
+    }
+    if (!r.announced) await this.bus.publish(channel, message);
+    return r.duplicate;
   }
 
   /** Asks the node holding `sid` to close it. Resolves false if no node holds it. */
@@ -278,11 +294,8 @@ export class PushService implements OnModuleInit {
   }
 
   /** Delivers a push to the local links the channel stands for; resolves with how many got it. */
-  private route(channel: string, message: PushMessage): number {
-    if (message.exp && Date.now() > message.exp) {
-      this.metrics.pushesDropped.inc({ reason: 'expired' });
-      return 0;
-    }
+  private route(channel: string, message: PushMessage, bodyJson?: string): number {
+    if (!this.isLive(message)) return 0;
     const registry = this.links.registry;
     const [kind, a, b] = channel.split(':');
     let targets: Iterable<Link> | undefined;
@@ -290,25 +303,29 @@ export class PushService implements OnModuleInit {
     else if (kind === 'user') targets = registry.ofUser(decodeURIComponent(a), decodeURIComponent(b));
     else if (kind === 'room') targets = this.roomLinks.get(roomKey(decodeURIComponent(a), decodeURIComponent(b)));
     else if (kind === 'biz') targets = registry.ofBiz(decodeURIComponent(a));
-    return targets ? this.deliver(targets, message) : 0;
+    return targets ? this.deliver(targets, message, bodyJson) : 0;
   }
 
-  /** Local links now; the other nodes through the bus unless the mailbox announced it already. */
-  private async deliverStored(channel: string, message: PushMessage, announced: boolean): Promise<void> {
-    this.route(channel, message);
-    if (!announced) await this.bus.publish(channel, message);
+  /** false (and counted) for a push whose ttlSec has passed */
+  private isLive(message: PushMessage): boolean {
+    if (message.exp && Date.now() > message.exp) {
+      this.metrics.pushesDropped.inc({ reason: 'expired' });
+      return false;
+    }
+    return true;
   }
 
   /**
    * Local links first, without a round trip; then the other nodes through the bus (which never
    * echoes to the publisher). Resolves with the nodes that had targets or listened.
    */
-  private async publish(channel: string, message: PushMessage): Promise<number> {
-    const local = this.route(channel, message) > 0 ? 1 : 0;
+  private async publish(channel: string, message: PushMessage, bodyJson: string): Promise<number> {
+    const local = this.route(channel, message, bodyJson) > 0 ? 1 : 0;
     return Math.max(local, await this.bus.publish(channel, message));
   }
 
-  private deliver(targets: Iterable<Link>, message: PushMessage): number {
+  /** `bodyJson`: the body already serialised, when the caller has it */
+  private deliver(targets: Iterable<Link>, message: PushMessage, bodyJson?: string): number {
     // encoded and framed once per codec, whatever the number of links: every link of a codec
     // gets the same frame bytes (at most one entry per codec)
     const framed: Partial<Record<CodecName, Buffer>> = {};
@@ -337,7 +354,7 @@ export class PushService implements OnModuleInit {
           state.liveEpoch = message.epoch;
         }
       }
-      const frame = (framed[link.codec.name] ??= wsFrame(link.codec.encode(pushFrame(message)), link.codec.binary));
+      const frame = (framed[link.codec.name] ??= wsFrame(link.codec.encodePush(pushFrame(message), bodyJson), link.codec.binary));
       if (link.sendFrame(frame)) delivered++;
     }
     if (delivered > 0) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AppendOptions, AppendResult, Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
+import { AppendOptions, AppendResult, Mailbox, MailboxEntry, ReadResult, NewEntry } from '../../mailbox/mailbox';
 
 const MAX_USERS = 20_000;
 
@@ -37,7 +37,7 @@ export class MemoryMailbox extends Mailbox {
     return box;
   }
 
-  async append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult> {
+  async append(bizId: string, userId: string, entry: NewEntry, opts: AppendOptions): Promise<AppendResult> {
     const key = `${bizId}\0${userId}`;
     const midKey = `${key}\0${entry.mid}`;
     const prev = this.mids.get(midKey);
@@ -50,7 +50,7 @@ export class MemoryMailbox extends Mailbox {
     if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true, announced: false };
     box.seq++;
     this.mids.set(midKey, box.seq);
-    box.entries.push({ mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}), json: JSON.stringify(entry.body), seq: box.seq });
+    box.entries.push({ mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}), json: entry.bodyJson ?? JSON.stringify(entry.body), seq: box.seq });
     if (box.entries.length > this.maxEntries) box.entries.splice(0, box.entries.length - this.maxEntries);
     box.expiresAt = Date.now() + this.ttlSec * 1000;
     return { seq: box.seq, epoch: box.epoch, duplicate: false, announced: false };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AppendOptions, AppendResult, Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
+import { AppendOptions, AppendResult, Mailbox, MailboxEntry, NewEntry, ReadResult } from '../../mailbox/mailbox';
 import { RedisConnection } from './redis.connection';
 import { busPayloadHead } from './redis-cluster.bus';
 
@@ -121,9 +121,9 @@ export class RedisMailbox extends Mailbox {
    * script call, in the order they were made: one command, one reply and one Lua invocation
    * for up to MAX_BATCH pushes, instead of one each.
    */
-  append(bizId: string, userId: string, entry: { mid: string; body: unknown; ts: number; exp?: number }, opts: AppendOptions): Promise<AppendResult> {
+  append(bizId: string, userId: string, entry: NewEntry, opts: AppendOptions): Promise<AppendResult> {
     const k = this.keys(bizId, userId);
-    const body = JSON.stringify(entry.body);
+    const body = entry.bodyJson ?? JSON.stringify(entry.body);
     const announce = opts.persist && opts.announce !== undefined;
     // the bus message without its closing brace: the script appends seq and epoch
     const head = announce ? busPayloadHead(this.nodeId, { k: 'push', mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}) }, body) : '';

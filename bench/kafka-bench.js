@@ -143,6 +143,7 @@ async function startProducer(h) {
   const child = h.track(
     fork(path.join(__dirname, "kafka-producer.js"), [], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
+      execArgv: [...process.execArgv, "--max-semi-space-size=64"],
       env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: "1" },
     }),
   );

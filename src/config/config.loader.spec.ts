@@ -82,4 +82,13 @@ describe('config loader', () => {
     assert.equal(new Set(names).size, names.length);
     assert.ok(names.includes('GATEWAY_LINK_SEND_QUEUE_MAX_BYTES'));
   });
+
+  it('docs/configuration.md lists every key with its variable', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '../../../docs/configuration.md'), 'utf8');
+    const missing = configLeaves().filter((l) => !doc.includes(`| \`${l.path}\` | \`${l.env}\``));
+    assert.deepEqual(
+      missing.map((l) => l.path),
+      [],
+    );
+  });
 });

@@ -50,7 +50,13 @@ export class MemoryMailbox extends Mailbox {
     if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true, announced: false };
     box.seq++;
     this.mids.set(midKey, box.seq);
-    box.entries.push({ mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}), json: entry.bodyJson ?? JSON.stringify(entry.body), seq: box.seq });
+    box.entries.push({
+      mid: entry.mid,
+      ts: entry.ts,
+      ...(entry.exp ? { exp: entry.exp } : {}),
+      json: entry.bodyJson ?? JSON.stringify(entry.body),
+      seq: box.seq,
+    });
     if (box.entries.length > this.maxEntries) box.entries.splice(0, box.entries.length - this.maxEntries);
     box.expiresAt = Date.now() + this.ttlSec * 1000;
     return { seq: box.seq, epoch: box.epoch, duplicate: false, announced: false };

@@ -154,7 +154,8 @@ export class RedisMailbox extends Mailbox {
       keys.push(...p.keys);
       args.push(...p.args);
     }
-    const cmd = (this.redis.command as unknown as { gwMailboxAppendMany(n: number, ...args: (string | number)[]): Promise<(number | string)[]> }).gwMailboxAppendMany;
+    const cmd = (this.redis.command as unknown as { gwMailboxAppendMany(n: number, ...args: (string | number)[]): Promise<(number | string)[]> })
+      .gwMailboxAppendMany;
     cmd.call(this.redis.command, keys.length, ...keys, ...args).then(
       (out) => {
         batch.forEach((p, i) => {

@@ -6,6 +6,8 @@ import { ClusterBus } from './cluster-bus';
  * out unsubscribes. acquire() resolves once the subscription is live, so a caller that waits
  * for it knows later publishes reach this node.
  */
+const LIVE: Promise<void> = Promise.resolve();
+
 @Injectable()
 export class Subscriptions {
   private readonly held = new Map<string, { count: number; ready: Promise<void> }>();
@@ -21,10 +23,14 @@ export class Subscriptions {
     const ready = this.bus.subscribe(channel);
     const fresh = { count: 1, ready };
     this.held.set(channel, fresh);
-    ready.catch(() => {
-      // a failed subscribe must not stick: the next acquire tries again
-      if (this.held.get(channel) === fresh) this.held.delete(channel);
-    });
+    ready.then(
+      // one shared settled promise once live, rather than one kept per channel (per user online)
+      () => (fresh.ready = LIVE),
+      () => {
+        // a failed subscribe must not stick: the next acquire tries again
+        if (this.held.get(channel) === fresh) this.held.delete(channel);
+      },
+    );
     return ready;
   }
 

@@ -60,8 +60,12 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
       // connection, so the chosen one is the codec's, else the bearer one it offered
       handleProtocols: (offered, req) => (req as IncomingMessage & UpgradeContext).protocol ?? [...offered].find((p) => p.startsWith('bearer.')) ?? false,
     });
-    // tick at a tenth of the heartbeat (20 ms..1 s), with enough slots for one heartbeat turn
-    const tickMs = Math.min(1000, Math.max(20, Math.floor(this.heartbeatMs / 10)));
+    // fine ticks (1/250 of the heartbeat, 10..100 ms): the links that share a slot are pinged
+    // together, and with 1 s ticks the links that connected in the same second (a thousand or
+    // more during a connect burst) got their pings in one turn and sent their pongs back at
+    // once, a stall of tens of ms every second that showed as push latency. 512 slots cover a
+    // heartbeat; longer deadlines wait whole rounds.
+    const tickMs = Math.min(100, Math.max(10, Math.floor(this.heartbeatMs / 250)));
     this.wheel = new TimerWheel<Link>(tickMs, 512, (link, now) => this.onTimer(link, now));
     this.wheel.start();
   }
@@ -110,7 +114,10 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
     ws.on('pong', () => (link.missedPongs = 0));
     ws.on('error', (err) => log.debug({ sid: link.id, err: err.message }, 'socket error'));
     ws.once('close', (code: number, reason: Buffer) => this.onClosed(link, code, reason.toString()));
-    this.wheel.schedule(link, Math.min(this.heartbeatMs, expiresAt - Date.now()));
+    // the first ping at a random point of the second half of the interval, so the links of a
+    // reconnect storm do not stay in step (later pings keep a full heartbeat apart)
+    const firstPing = this.heartbeatMs * (0.5 + Math.random() / 2);
+    this.wheel.schedule(link, Math.min(firstPing, expiresAt - Date.now()));
     this.events.onOpen(link).then(
       () => {
         if (!link.send({ type: 'connected', sid: session.sid, node: session.node, heartbeatMs: this.heartbeatMs })) return;

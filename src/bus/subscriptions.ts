@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { ClusterBus } from './cluster-bus';
 
+/** what a live channel's entry holds: one settled promise shared by all */
+const LIVE: Promise<void> = Promise.resolve();
+
 /**
  * Reference-counted bus subscriptions: the first holder of a channel subscribes, the last one
  * out unsubscribes. acquire() resolves once the subscription is live, so a caller that waits
  * for it knows later publishes reach this node.
  */
-const LIVE: Promise<void> = Promise.resolve();
-
 @Injectable()
 export class Subscriptions {
   private readonly held = new Map<string, { count: number; ready: Promise<void> }>();

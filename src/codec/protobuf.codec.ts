@@ -11,10 +11,19 @@ export class ProtobufCodec extends Codec {
   readonly binary = true;
 
   encode(frame: Frame): Buffer {
+    return this.encodeFrame(frame);
+  }
+
+  /** the body bytes are the JSON the caller already has, rather than serialised again */
+  override encodePush(frame: Extract<Frame, { type: 'push' }>, bodyJson?: string): Buffer {
+    return this.encodeFrame(frame, bodyJson);
+  }
+
+  private encodeFrame(frame: Frame, bodyJson?: string): Buffer {
     const { type, ...rest } = frame as { type: string; body?: unknown } & Record<string, unknown>;
     const kind = CASE_OF_TYPE[type];
     const fields: Record<string, unknown> = { ...rest };
-    if ('body' in rest) fields.body = rest.body === undefined ? EMPTY : Buffer.from(JSON.stringify(rest.body));
+    if ('body' in rest) fields.body = rest.body === undefined ? EMPTY : Buffer.from(bodyJson ?? JSON.stringify(rest.body));
     const bytes = FrameMessage.encode({ [kind]: fields }).finish();
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }

@@ -478,6 +478,22 @@ const pctStr = (x) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "n/a");
 
 // ---------------------------------------------------------------- the gateway node (cluster)
 
+/**
+ * Opens `count` links on `url` from the load generators; records the result in `r.open`, notes
+ * failures, and throws when none connected.
+ */
+async function openAll(h, r, name, lgs, target, url, addrBase, count) {
+  const o = await h.openLinks(lgs, target, url, addrBase, count, 0, 0);
+  r.open = o;
+  if (o.failed)
+    r.notes.push(
+      `${o.failed} links failed to connect (e.g. ${o.errors.join("; ")})`,
+    );
+  if (!o.ok)
+    throw new Error(`${name}: no link connected: ${o.errors.join("; ")}`);
+  return o;
+}
+
 async function waitAssigned(h, govPort, want, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   let n = NaN;
@@ -573,23 +589,16 @@ async function runKafkaGateway(h, { unicast, fanout }) {
 
     lgs = await h.startLoadgens(h.CFG.loadgens);
     k.lgs = lgs;
-    const wsUrl = `ws://127.0.0.1:${KCFG.gwPort}/ws`;
-    const o = await h.openLinks(
+    const o = await openAll(
+      h,
+      r,
+      name,
       lgs,
       "gateway",
-      wsUrl,
+      `ws://127.0.0.1:${KCFG.gwPort}/ws`,
       KCFG.addrBase,
       KCFG.links,
-      0,
-      0,
     );
-    r.open = o;
-    if (o.failed)
-      r.notes.push(
-        `${o.failed} links failed to connect (e.g. ${o.errors.join("; ")})`,
-      );
-    if (!o.ok)
-      throw new Error(`${name}: no link connected: ${o.errors.join("; ")}`);
     k.users = o.okUsers;
     h.log(
       `${name}: ${o.ok} links in ${o.seconds.toFixed(1)} s, ${r.assigned} partitions`,
@@ -746,22 +755,16 @@ async function runRawFanout(h, links) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   try {
     lgs = await h.startLoadgens(h.CFG.loadgens);
-    const o = await h.openLinks(
+    const o = await openAll(
+      h,
+      r,
+      name,
       lgs,
       "raw",
       `ws://127.0.0.1:${KCFG.rawPort}/ws`,
       KCFG.rawAddrBase,
       links,
-      0,
-      0,
     );
-    r.open = o;
-    if (o.failed)
-      r.notes.push(
-        `${o.failed} links failed to connect (e.g. ${o.errors.join("; ")})`,
-      );
-    if (!o.ok)
-      throw new Error(`${name}: no link connected: ${o.errors.join("; ")}`);
     h.log(`${name}: ${o.ok} links in ${o.seconds.toFixed(1)} s`);
     // the same pacing as the producer: what is due every 10 ms tick, in one POST
     const trigger = (phase, rate, durationMs) =>

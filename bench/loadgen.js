@@ -50,19 +50,24 @@ const PL = PUSH_PREFIX.length;
 /** links waiting for a join ack: ws -> resolve(code) */
 const joinWaiters = new Map();
 
+/** The JSON frame, or undefined (counted as unexpected) when it is not JSON. */
+function parseFrame(data) {
+  try {
+    return JSON.parse(data.toString());
+  } catch {
+    unexpected++;
+    return undefined;
+  }
+}
+
 function onFanFrame(data) {
   const f = fan;
   const n = ++f.count;
   const now = nowUs();
   f.lastUs = now;
   if (n % f.sampleEvery !== 0 || f.lat.length >= MAX_SAMPLES_PER_PHASE) return;
-  let frame;
-  try {
-    frame = JSON.parse(data.toString());
-  } catch {
-    unexpected++;
-    return;
-  }
+  const frame = parseFrame(data);
+  if (frame === undefined) return;
   const body = frame && frame.body;
   if (!body || typeof body.t !== "number") unexpected++;
   else if (body.p !== f.phase) f.other++;
@@ -152,13 +157,8 @@ function openOne(opts, userIndex, localAddress, errors) {
         onFanFrame(data);
         return;
       }
-      let frame;
-      try {
-        frame = JSON.parse(data.toString());
-      } catch {
-        unexpected++;
-        return;
-      }
+      const frame = parseFrame(data);
+      if (frame === undefined) return;
       if (frame.type === "push") onPush(frame.mid, frame.body);
       else if (frame.type === "ack" && joinWaiters.has(ws)) {
         const w = joinWaiters.get(ws);

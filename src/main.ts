@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import { ClusterService } from './cluster/cluster.service';
 import { NodeRegistry } from './cluster/node-registry';
@@ -19,6 +19,9 @@ import { PushConsumer } from './push/push-consumer.service';
 import { UpgraderService } from './upgrader/upgrader.service';
 
 const log = logger('main');
+
+/** the largest request body the governance app reads (an /api/push batch of envelopes) */
+const GOVERNANCE_BODY_LIMIT = 1024 * 1024;
 
 export interface RunningNode {
   config: GatewayConfig;
@@ -41,10 +44,16 @@ export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<R
   if (!native) log.warn('bufferutil native addon not loaded: ws masks frames in JS (slower)');
 
   const nestLogger = new PinoNestLogger();
-  const gateway = await NestFactory.create(GatewayModule.forRoot(config, metrics), { logger: nestLogger });
+  // Fastify under both apps, not Express: Express re-prototypes every request and response
+  // (Object.setPrototypeOf), which allocates ~30 KB per request, most of it surviving young-
+  // generation GCs; at a few thousand /api/push calls a second that fed a major GC every 2-3 s
+  const gateway = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, metrics), new FastifyAdapter(), { logger: nestLogger });
   gateway.get(UpgraderService).attach(gateway.getHttpServer() as Server);
-  const governance = await NestFactory.create<NestExpressApplication>(GovernanceModule.forGateway(gateway), { logger: nestLogger, bodyParser: false });
-  governance.useBodyParser('json', { limit: '1mb' });
+  const governance = await NestFactory.create<NestFastifyApplication>(
+    GovernanceModule.forGateway(gateway),
+    new FastifyAdapter({ bodyLimit: GOVERNANCE_BODY_LIMIT }),
+    { logger: nestLogger },
+  );
 
   await gateway.listen(config.gateway.port, config.gateway.host);
   await governance.listen(config.governance.port, config.governance.host);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { MemoryClusterBus } from '../infra/memory/memory-cluster.bus';
-import { Subscriptions } from './subscriptions';
+import { RELEASE_LINGER_MS, Subscriptions } from './subscriptions';
 
 class CountingBus extends MemoryClusterBus {
   subs: string[] = [];
@@ -22,16 +22,45 @@ class CountingBus extends MemoryClusterBus {
 }
 
 describe('subscriptions', () => {
-  it('subscribes on the first holder and unsubscribes after the last', async () => {
+  it('subscribes on the first holder and unsubscribes once the last has been gone for the linger', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const bus = new CountingBus();
     const subs = new Subscriptions(bus);
     await Promise.all([subs.acquire('user:a'), subs.acquire('user:a')]);
     assert.deepEqual(bus.subs, ['user:a']);
+    assert.equal(subs.isLive('user:a'), true);
     subs.release('user:a');
+    subs.release('user:a');
+    assert.equal(subs.isLive('user:a'), false);
+    t.mock.timers.tick(RELEASE_LINGER_MS - 1);
     assert.deepEqual(bus.unsubs, []);
+    t.mock.timers.tick(1);
+    assert.deepEqual(bus.unsubs, ['user:a']);
+    // a release too many changes nothing
     subs.release('user:a');
     assert.deepEqual(bus.unsubs, ['user:a']);
-    assert.equal(subs.size, 0);
+  });
+
+  it('a holder coming back within the linger keeps the subscription, without a second subscribe', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const bus = new CountingBus();
+    const subs = new Subscriptions(bus);
+    await subs.acquire('user:b');
+    subs.release('user:b');
+    t.mock.timers.tick(RELEASE_LINGER_MS / 2);
+    await subs.acquire('user:b');
+    t.mock.timers.tick(RELEASE_LINGER_MS * 2);
+    assert.deepEqual([bus.subs, bus.unsubs, subs.isLive('user:b')], [['user:b'], [], true]);
+  });
+
+  it('is not live until the bus confirmed the subscribe', async () => {
+    const bus = new CountingBus();
+    const subs = new Subscriptions(bus);
+    const ready = subs.acquire('user:c');
+    assert.equal(subs.isLive('user:c'), false);
+    await ready;
+    await Promise.resolve();
+    assert.equal(subs.isLive('user:c'), true);
   });
 
   it('does not remember a failed subscribe', async () => {

@@ -41,6 +41,11 @@ export interface AppendOptions {
    * and publishing cannot happen; `announced` says whether it did, else the caller publishes
    */
   announce?: string;
+  /**
+   * this node is subscribed to `announce` (live) and delivers to its own links itself: when it
+   * is the channel's only subscriber the announcement is skipped, since it would only come back
+   */
+  listening?: boolean;
 }
 
 /**

@@ -241,7 +241,15 @@ export class PushService implements OnModuleInit {
    */
   private async pushToUser(bizId: string, user: string, base: PushMessage, bodyJson: string, persist: boolean): Promise<boolean> {
     const channel = Channels.user(bizId, user);
-    const r = await this.mailbox.append(bizId, user, { mid: base.mid, body: base.body, bodyJson, ts: base.ts, exp: base.exp }, { persist, announce: channel });
+    // links of the user here and our subscription live: if no other node listens, the mailbox
+    // need not announce the push (it would only come back to us)
+    const listening = this.links.registry.ofUser(bizId, user) !== undefined && this.subscriptions.isLive(channel);
+    const r = await this.mailbox.append(
+      bizId,
+      user,
+      { mid: base.mid, body: base.body, bodyJson, ts: base.ts, exp: base.exp },
+      { persist, announce: channel, listening },
+    );
     let message = base;
     if (r.duplicate) {
       // the first copy may have been stored by a node that died before publishing it:

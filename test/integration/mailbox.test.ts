@@ -85,6 +85,54 @@ describe('redis mailbox and rooms (real Redis)', () => {
     ]);
   });
 
+  it('skips the announcement when the appending node listens and is the only subscriber, not when another node listens', async () => {
+    const channel = 'user:b:u6';
+    // raw subscribers see every message, the node's own included
+    const self = new RedisConnection(url, prefix);
+    const other = new RedisConnection(url, prefix);
+    const seen: { who: string; payload: string }[] = [];
+    const marks = new Map<string, () => void>();
+    for (const [who, conn] of [
+      ['self', self],
+      ['other', other],
+    ] as const) {
+      conn.subscriber.on('message', (_ch: string, payload: string) => {
+        seen.push({ who, payload });
+        marks.get(`${who}:${payload}`)?.();
+      });
+    }
+    const mark = (who: string, payload: string) => new Promise<void>((r) => marks.set(`${who}:${payload}`, r));
+    const mids = (who: string) => seen.filter((s) => s.who === who && s.payload.includes('"k":"push"')).map((s) => JSON.parse(s.payload.split('\n')[1]).mid);
+    try {
+      await self.subscriber.subscribe(prefix + channel);
+      // alone on the channel: stored, not announced; the marker published after it arrives alone
+      const alone = await box.append('b', 'u6', { mid: 'solo', body: 1, ts: 1 }, { persist: true, announce: channel, listening: true });
+      const m1 = mark('self', 'marker-1');
+      await redis.command.publish(prefix + channel, 'marker-1');
+      await m1;
+      assert.deepEqual([alone.seq, alone.announced], [1, true]);
+      assert.deepEqual(mids('self'), []);
+      // another node listens too: announced to both (the appending node drops its own copy by sender)
+      await other.subscriber.subscribe(prefix + channel);
+      const shared = mark('other', 'marker-2');
+      const both = await box.append('b', 'u6', { mid: 'duo', body: 2, ts: 2 }, { persist: true, announce: channel, listening: true });
+      await redis.command.publish(prefix + channel, 'marker-2');
+      await shared;
+      assert.equal(both.seq, 2);
+      assert.deepEqual([mids('self'), mids('other')], [['duo'], ['duo']]);
+      // not listening (no links here): announced even with a single subscriber elsewhere
+      await self.subscriber.unsubscribe(prefix + channel);
+      const last = mark('other', 'marker-3');
+      await box.append('b', 'u6', { mid: 'away', body: 3, ts: 3 }, { persist: true, announce: channel, listening: false });
+      await redis.command.publish(prefix + channel, 'marker-3');
+      await last;
+      assert.deepEqual(mids('other'), ['duo', 'away']);
+    } finally {
+      await self.close();
+      await other.close();
+    }
+  });
+
   it('room membership is stored per room and per user', async () => {
     const rooms = new RedisRoomStore(redis);
     assert.equal(await rooms.join('b', 'r', 'u1'), true);

@@ -6,22 +6,29 @@ import { busPayloadHead } from './redis-cluster.bus';
 const part = (s: string) => encodeURIComponent(s);
 
 // KEYS: per item, epoch, seq, stream, dedup (4 each)
-// ARGV: newEpoch, maxLen, ttlSec, dedupTtlSec, then per item (7 each):
-//       mid, body, ts, persist, exp, announceChannel, announceHead
+// ARGV: newEpoch, maxLen, ttlSec, dedupTtlSec, then per item (8 each):
+//       mid, body, ts, persist, exp, announceChannel, announceHead, listening
 // One round trip for a whole batch of appends, each atomic and in the order given: dedup by
 // mid, epoch (created if the old one expired with the stream), next seq, append with a cap,
 // refresh every TTL, announce. Returns {seq, epoch, duplicate} per item, flattened.
+// The announcement is skipped when the appending node listens on the channel and is its only
+// subscriber: it delivers to its own links itself, so the message would only come back to it.
 const APPEND_MANY = `
 local newEpoch = ARGV[1]
 local maxLen = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local dedupTtl = tonumber(ARGV[4])
+local function announce(chan, listening, payload)
+  if chan == '' then return end
+  if listening == '1' and redis.call('PUBSUB', 'NUMSUB', chan)[2] == 1 then return end
+  redis.call('PUBLISH', chan, payload)
+end
 local out = {}
 for i = 0, #KEYS / 4 - 1 do
   local k = i * 4
-  local a = 4 + i * 7
+  local a = 4 + i * 8
   local kMid = KEYS[k + 4]
-  local mid, persist, chan, head = ARGV[a + 1], ARGV[a + 4], ARGV[a + 6], ARGV[a + 7]
+  local mid, persist, chan, head, listening = ARGV[a + 1], ARGV[a + 4], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
   if persist ~= '1' then
     local fresh = redis.call('SET', kMid, 0, 'NX', 'EX', dedupTtl)
     out[#out + 1] = 0
@@ -37,8 +44,8 @@ for i = 0, #KEYS / 4 - 1 do
     end
     local prev = redis.call('GET', kMid)
     if prev then
-      if chan ~= '' and tonumber(prev) > 0 then
-        redis.call('PUBLISH', chan, head .. ',"seq":' .. prev .. ',"epoch":"' .. epoch .. '","redelivery":true}')
+      if tonumber(prev) > 0 then
+        announce(chan, listening, head .. ',"seq":' .. prev .. ',"epoch":"' .. epoch .. '","redelivery":true}')
       end
       out[#out + 1] = tonumber(prev)
       out[#out + 1] = epoch
@@ -50,9 +57,7 @@ for i = 0, #KEYS / 4 - 1 do
       redis.call('EXPIRE', kEpoch, ttl)
       redis.call('EXPIRE', kSeq, ttl)
       redis.call('EXPIRE', kStream, ttl)
-      if chan ~= '' then
-        redis.call('PUBLISH', chan, head .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}')
-      end
+      announce(chan, listening, head .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}')
       out[#out + 1] = seq
       out[#out + 1] = epoch
       out[#out + 1] = 0
@@ -130,7 +135,16 @@ export class RedisMailbox extends Mailbox {
     return new Promise((resolve, reject) => {
       this.pending.push({
         keys: [k.epoch, k.seq, k.stream, k.mid(entry.mid)],
-        args: [entry.mid, body, entry.ts, opts.persist ? '1' : '0', entry.exp ?? 0, announce ? this.redis.keyPrefix + opts.announce : '', head],
+        args: [
+          entry.mid,
+          body,
+          entry.ts,
+          opts.persist ? '1' : '0',
+          entry.exp ?? 0,
+          announce ? this.redis.keyPrefix + opts.announce : '',
+          head,
+          opts.listening ? '1' : '0',
+        ],
         announce,
         resolve,
         reject,

@@ -36,6 +36,7 @@ if (files.length === 0) {
   console.error(`no ${tier} tests found`);
   process.exit(1);
 }
-const args = ['--test', '--test-reporter=spec', '--test-concurrency=1', ...(process.env.TEST_ONLY ? ['--test-name-pattern', process.env.TEST_ONLY] : []), ...files];
+// a hung test fails with its name after 3 minutes instead of stalling CI until its deadline
+const args = ['--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=180000', ...(process.env.TEST_ONLY ? ['--test-name-pattern', process.env.TEST_ONLY] : []), ...files];
 const run = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, GATEWAY_LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'warn' } });
 process.exit(run.status ?? 1);

@@ -25,7 +25,8 @@ try {
 function find(dir, pattern) {
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return [];
-  return fs.readdirSync(abs, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(abs, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile() && pattern.test(e.name))
     .map((e) => path.join(e.parentPath ?? e.path, e.name))
     .sort();
@@ -37,6 +38,17 @@ if (files.length === 0) {
   process.exit(1);
 }
 // a hung test fails with its name after 3 minutes instead of stalling CI until its deadline
-const args = ['--test', '--test-reporter=spec', '--test-concurrency=1', '--test-timeout=180000', ...(process.env.TEST_ONLY ? ['--test-name-pattern', process.env.TEST_ONLY] : []), ...files];
-const run = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, GATEWAY_LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'warn' } });
+const args = [
+  '--test',
+  '--test-reporter=spec',
+  '--test-concurrency=1',
+  '--test-timeout=180000',
+  ...(process.env.TEST_ONLY ? ['--test-name-pattern', process.env.TEST_ONLY] : []),
+  ...files,
+];
+const run = spawnSync(process.execPath, args, {
+  stdio: 'inherit',
+  cwd: root,
+  env: { ...process.env, GATEWAY_LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'warn' },
+});
 process.exit(run.status ?? 1);

@@ -286,7 +286,7 @@ async function startServer(name, entry, childEnv, ports, readyUrl, check) {
         PROBE,
         // the gateway runs with the flags it ships with (Makefile NODE_FLAGS, Dockerfile, npm start)
         ...(entry === GATEWAY_ENTRY
-          ? (env.BENCH_GATEWAY_NODE_ARGS ?? "--max-semi-space-size=64")
+          ? (env.BENCH_GATEWAY_NODE_ARGS ?? "--max-semi-space-size=64 --v8-pool-size=1")
               .split(" ")
               .filter(Boolean)
           : []),

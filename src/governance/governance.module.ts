@@ -1,4 +1,5 @@
 import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { NodeRegistry } from '../cluster/node-registry';
 import { NodeState } from '../cluster/node-state';
@@ -10,6 +11,7 @@ import { SessionStore } from '../session/session.store';
 import { RoomStore } from '../rooms/room.store';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { AdminController } from './admin/admin.controller';
+import { ApiErrorFilter } from './api-error.filter';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 
@@ -29,7 +31,7 @@ export class GovernanceModule {
       module: GovernanceModule,
       imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [HealthController, MetricsController, AdminController],
-      providers: [...share, AdminTokenGuard],
+      providers: [...share, AdminTokenGuard, { provide: APP_FILTER, useClass: ApiErrorFilter }],
     };
   }
 }

@@ -272,8 +272,21 @@ describe('cluster: push, kick, admin API, drain (two nodes sharing Redis and etc
         assert.ok(hit, `${what}: no problem for field "${field}" in ${JSON.stringify(problems)}`);
         if (message) assert.match(hit.message, message, what);
       }
+      // what the platform refuses before the handler gets the same {error, message} shape
       const notJson = await apiA.post('/api/push', '{"bizId": ');
-      assert.equal(notJson.status, 400);
+      assert.deepEqual([notJson.status, notJson.body.error], [400, 'bad_request'], JSON.stringify(notJson.body));
+      assert.match(notJson.body.message, /JSON/);
+      const oversize = await apiA.post('/api/push', JSON.stringify({ bizId: 'b', to: { all: true }, body: 'x'.repeat(1100 * 1024) }));
+      assert.deepEqual([oversize.status, oversize.body.error], [413, 'payload_too_large'], JSON.stringify(oversize.body));
+      const xml = await http(`${a.adminUrl}/api/push`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/xml' },
+        body: '<push/>',
+      });
+      assert.deepEqual([xml.status, xml.body.error], [415, 'unsupported_media_type'], JSON.stringify(xml.body));
+      assert.match(xml.body.message, /application\/json \(got application\/xml\)/);
+      const unknownRoute = await apiA.get('/api/nope');
+      assert.deepEqual([unknownRoute.status, unknownRoute.body.error], [404, 'not_found']);
       // nothing of a refused batch went out, and the node still pushes
       const biz = uid('after-400');
       const { client } = await link(a, { sub: 'u', biz });

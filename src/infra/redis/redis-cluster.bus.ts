@@ -5,12 +5,13 @@ import { RedisConnection } from './redis.connection';
 const log = logger('redis-bus');
 
 /**
- * The start of a bus payload for a push whose body is already JSON, without the closing brace,
- * for a Lua script to complete (`,"seq":N,"epoch":"E"}`): `<sender>\n{"k":"push",...,"body":<body>`.
+ * The start of a bus payload for a push, up to its body: `<sender>\n{"k":"push",...,"body":`.
+ * A Lua script that has the body's JSON completes it (`<body>,"seq":N,"epoch":"E"}`), so the
+ * body travels to Redis once.
  */
-export function busPayloadHead(sender: string, fields: Record<string, unknown>, bodyJson: string): string {
+export function busPayloadHead(sender: string, fields: Record<string, unknown>): string {
   const json = JSON.stringify(fields);
-  return `${sender}\n${json.slice(0, -1)},"body":${bodyJson}`;
+  return `${sender}\n${json.slice(0, -1)},"body":`;
 }
 
 /**

@@ -8,6 +8,7 @@ const part = (s: string) => encodeURIComponent(s);
 // KEYS: per item, epoch, seq, stream, dedup (4 each)
 // ARGV: newEpoch, maxLen, ttlSec, dedupTtlSec, then per item (8 each):
 //       mid, body, ts, persist, exp, announceChannel, announceHead, listening
+//       (announceHead: the bus payload up to the body, which the script appends from `body`)
 // One round trip for a whole batch of appends, each atomic and in the order given: dedup by
 // mid, epoch (created if the old one expired with the stream), next seq, append with a cap,
 // refresh every TTL, announce. Returns {seq, epoch, duplicate} per item, flattened.
@@ -28,7 +29,7 @@ for i = 0, #KEYS / 4 - 1 do
   local k = i * 4
   local a = 4 + i * 8
   local kMid = KEYS[k + 4]
-  local mid, persist, chan, head, listening = ARGV[a + 1], ARGV[a + 4], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
+  local mid, body, persist, chan, head, listening = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
   if persist ~= '1' then
     local fresh = redis.call('SET', kMid, 0, 'NX', 'EX', dedupTtl)
     out[#out + 1] = 0
@@ -45,7 +46,7 @@ for i = 0, #KEYS / 4 - 1 do
     local prev = redis.call('GET', kMid)
     if prev then
       if tonumber(prev) > 0 then
-        announce(chan, listening, head .. ',"seq":' .. prev .. ',"epoch":"' .. epoch .. '","redelivery":true}')
+        announce(chan, listening, head .. body .. ',"seq":' .. prev .. ',"epoch":"' .. epoch .. '","redelivery":true}')
       end
       out[#out + 1] = tonumber(prev)
       out[#out + 1] = epoch
@@ -53,11 +54,11 @@ for i = 0, #KEYS / 4 - 1 do
     else
       local seq = redis.call('INCR', kSeq)
       redis.call('SET', kMid, seq, 'EX', dedupTtl)
-      redis.call('XADD', kStream, 'MAXLEN', '=', maxLen, seq .. '-1', 'mid', mid, 'body', ARGV[a + 2], 'ts', ARGV[a + 3], 'exp', ARGV[a + 5])
+      redis.call('XADD', kStream, 'MAXLEN', '=', maxLen, seq .. '-1', 'mid', mid, 'body', body, 'ts', ARGV[a + 3], 'exp', ARGV[a + 5])
       redis.call('EXPIRE', kEpoch, ttl)
       redis.call('EXPIRE', kSeq, ttl)
       redis.call('EXPIRE', kStream, ttl)
-      announce(chan, listening, head .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}')
+      announce(chan, listening, head .. body .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}')
       out[#out + 1] = seq
       out[#out + 1] = epoch
       out[#out + 1] = 0
@@ -130,8 +131,8 @@ export class RedisMailbox extends Mailbox {
     const k = this.keys(bizId, userId);
     const body = entry.bodyJson ?? JSON.stringify(entry.body);
     const announce = opts.persist && opts.announce !== undefined;
-    // the bus message without its closing brace: the script appends seq and epoch
-    const head = announce ? busPayloadHead(this.nodeId, { k: 'push', mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}) }, body) : '';
+    // the bus message up to its body: the script appends the body, seq and epoch
+    const head = announce ? busPayloadHead(this.nodeId, { k: 'push', mid: entry.mid, ts: entry.ts, ...(entry.exp ? { exp: entry.exp } : {}) }) : '';
     return new Promise((resolve, reject) => {
       this.pending.push({
         keys: [k.epoch, k.seq, k.stream, k.mid(entry.mid)],

@@ -15,6 +15,8 @@ if (tier !== 'all' && !tiers[tier]) {
 }
 
 try {
+  // a clean output: a spec whose source was removed must not keep running from an old build
+  fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   execFileSync(process.execPath, [path.join(root, 'scripts/gen-proto.js')], { stdio: 'inherit', cwd: root });
   execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { stdio: 'inherit', cwd: root });
 } catch {

@@ -1,22 +1,16 @@
 import 'reflect-metadata';
-import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
-import { ClusterService } from './cluster/cluster.service';
-import { NodeRegistry } from './cluster/node-registry';
-import { NodeState } from './cluster/node-state';
+import { AppModule } from './app.module';
 import { logger, PinoNestLogger, setLogLevel } from './common/logger';
 import { nativeBufferUtilLoaded } from './common/native';
-import { ConfigError, loadConfig } from './config/config.loader';
+import { ConfigError } from './config/config.loader';
+import { bootConfig } from './config/config.module';
 import { GatewayConfig } from './config/gateway.config';
-import { GatewayModule } from './gateway.module';
-import { GovernanceModule } from './governance/governance.module';
-import { CloseCode } from './link/close-codes';
-import { LinkManager } from './link/link.manager';
+import { LifecycleService } from './lifecycle/lifecycle.service';
+import { GatewayWsAdapter } from './link/gateway-ws.adapter';
 import { GatewayMetrics } from './metrics/gateway.metrics';
-import { PushConsumer } from './push/push-consumer.service';
-import { UpgraderService } from './upgrader/upgrader.service';
 
 const log = logger('main');
 
@@ -25,52 +19,42 @@ const GOVERNANCE_BODY_LIMIT = 1024 * 1024;
 
 export interface RunningNode {
   config: GatewayConfig;
-  gateway: INestApplication;
-  governance: INestApplication;
-  /** drains and stops both apps; resolves when everything is closed */
+  app: NestFastifyApplication;
+  /** drains, then stops the app; resolves when everything is closed */
   shutdown(reason: string): Promise<void>;
 }
 
-/** Boots the gateway app and the governance app, joins the cluster, starts accepting. */
-export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<RunningNode> {
-  const loaded = loadConfig({ env });
-  const config = GatewayConfig.from(loaded.config);
+/**
+ * Boots the node: one Nest application whose HTTP server (Fastify) is the governance app, and
+ * whose WebSocket gateway listens on the gateway port through GatewayWsAdapter.
+ */
+export async function startNode(): Promise<RunningNode> {
+  const { config, notes, file } = bootConfig();
   setLogLevel(config.log.level);
-  for (const note of loaded.notes) log.warn(note);
+  for (const note of notes) log.warn(note);
 
-  const metrics = new GatewayMetrics();
-  const native = nativeBufferUtilLoaded();
-  metrics.nativeBufferUtil.set(native ? 1 : 0);
-  if (!native) log.warn('bufferutil native addon not loaded: ws masks frames in JS (slower)');
-
-  const nestLogger = new PinoNestLogger();
-  // Fastify under both apps, not Express: Express re-prototypes every request and response
+  // Fastify, not Express: Express re-prototypes every request and response
   // (Object.setPrototypeOf), which allocates ~30 KB per request, most of it surviving young-
   // generation GCs; at a few thousand /api/push calls a second that fed a major GC every 2-3 s
-  const gateway = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, metrics), new FastifyAdapter(), { logger: nestLogger });
-  gateway.get(UpgraderService).attach(gateway.getHttpServer() as Server);
-  const governance = await NestFactory.create<NestFastifyApplication>(
-    GovernanceModule.forGateway(gateway),
-    new FastifyAdapter({ bodyLimit: GOVERNANCE_BODY_LIMIT }),
-    { logger: nestLogger },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter({ bodyLimit: GOVERNANCE_BODY_LIMIT }), {
+    logger: new PinoNestLogger(),
+    abortOnError: false,
+  });
+  app.useWebSocketAdapter(new GatewayWsAdapter(app));
+  const native = nativeBufferUtilLoaded();
+  app.get(GatewayMetrics).nativeBufferUtil.set(native ? 1 : 0);
+  if (!native) log.warn('bufferutil native addon not loaded: ws masks frames in JS (slower)');
 
-  await gateway.listen(config.gateway.port, config.gateway.host);
-  await governance.listen(config.governance.port, config.governance.host);
-  const state = gateway.get(NodeState);
-  const cluster = gateway.get(ClusterService);
-  await cluster.join();
-  const consumer = gateway.get(PushConsumer);
-  await consumer.start();
-  state.set('running');
-  await cluster.refresh();
+  await app.listen(config.governance.port, config.governance.host);
+  const lifecycle = app.get(LifecycleService);
+  await lifecycle.start();
   log.info(
     {
       node: config.node.id,
       mode: config.mode,
       ws: config.gateway.publicUrl,
       governance: `http://${config.governance.host}:${config.governance.port}`,
-      config: loaded.file ?? '(defaults)',
+      config: file ?? '(defaults)',
     },
     'gateway node ready',
   );
@@ -78,29 +62,12 @@ export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<R
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) =>
     (stopping ??= (async () => {
-      log.info({ reason }, 'draining');
-      state.set('draining');
-      // stop taking records first: what this node has not committed goes to the others
-      await consumer.stop();
-      await cluster.leave();
-      const peer = await pickPeer(gateway, config).catch(() => undefined);
-      await gateway.get(LinkManager).closeAll(CloseCode.GOING_AWAY, 'node shutting down', config.shutdown.drainTimeoutMs, peer);
-      state.set('stopped');
-      (gateway.getHttpServer() as Server).closeAllConnections?.();
-      (governance.getHttpServer() as Server).closeAllConnections?.();
-      await governance.close();
-      await gateway.close();
-      metrics.close();
+      await lifecycle.drain(reason);
+      (app.getHttpServer() as Server).closeAllConnections?.();
+      await app.close();
       log.info('stopped');
     })());
-  return { config, gateway, governance, shutdown };
-}
-
-/** A running peer to send clients to while this node drains. */
-async function pickPeer(gateway: INestApplication, config: GatewayConfig): Promise<string | undefined> {
-  const peers = (await gateway.get(NodeRegistry).list()).filter((n) => n.id !== config.node.id && n.state === 'running' && n.online < n.capacity);
-  peers.sort((a, b) => a.online / a.capacity - b.online / b.capacity);
-  return peers[0]?.wsUrl;
+  return { config, app, shutdown };
 }
 
 async function main(): Promise<void> {
@@ -123,6 +90,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   try {
+    bootConfig();
     node = await startNode();
   } catch (err) {
     if (err instanceof ConfigError) {

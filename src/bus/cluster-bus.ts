@@ -28,12 +28,36 @@ export type BusMessage =
 
 export type BusHandler = (channel: string, message: BusMessage) => void;
 
+/** What a channel name stands for (Channels.parse). */
+export type ChannelTarget =
+  | { kind: 'user'; bizId: string; userId: string }
+  | { kind: 'room'; bizId: string; room: string }
+  | { kind: 'biz'; bizId: string }
+  | { kind: 'node'; node: string };
+
 /** Channel names; each node subscribes only to the ones it can deliver on. */
 export const Channels = {
   user: (bizId: string, userId: string) => `user:${encodeURIComponent(bizId)}:${encodeURIComponent(userId)}`,
   biz: (bizId: string) => `biz:${encodeURIComponent(bizId)}`,
   node: (nodeId: string) => `node:${encodeURIComponent(nodeId)}`,
   room: (bizId: string, room: string) => `room:${encodeURIComponent(bizId)}:${encodeURIComponent(room)}`,
+  /** the inverse of the builders above; undefined for a name they cannot make */
+  parse(channel: string): ChannelTarget | undefined {
+    const [kind, a, b] = channel.split(':');
+    if (a === undefined) return undefined;
+    switch (kind) {
+      case 'user':
+        return b === undefined ? undefined : { kind, bizId: decodeURIComponent(a), userId: decodeURIComponent(b) };
+      case 'room':
+        return b === undefined ? undefined : { kind, bizId: decodeURIComponent(a), room: decodeURIComponent(b) };
+      case 'biz':
+        return { kind, bizId: decodeURIComponent(a) };
+      case 'node':
+        return { kind, node: decodeURIComponent(a) };
+      default:
+        return undefined;
+    }
+  },
 };
 
 /**
@@ -44,6 +68,7 @@ export const Channels = {
  * misses what was published meanwhile: the mailbox covers that).
  */
 export abstract class ClusterBus {
+  /** adds a handler for every message received (each part takes the kinds it owns) */
   abstract onMessage(handler: BusHandler): void;
   abstract subscribe(channel: string): Promise<void>;
   abstract unsubscribe(channel: string): Promise<void>;

@@ -1,14 +1,21 @@
-import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { NodeRegistry } from '../cluster/node-registry';
-import { NodeState } from '../cluster/node-state';
+import { ClusterModule } from '../cluster/cluster.module';
 import { DependencyProbes } from '../common/probe';
+import { ConfigModule } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway.config';
-import { GatewayMetrics } from '../metrics/gateway.metrics';
-import { PushService } from '../push/push.service';
-import { SessionStore } from '../session/session.store';
-import { RoomStore } from '../rooms/room.store';
+import { EtcdConnection } from '../infra/etcd/etcd.connection';
+import { EtcdModule } from '../infra/etcd/etcd.module';
+import { KafkaConnection } from '../infra/kafka/kafka.connection';
+import { KafkaModule } from '../infra/kafka/kafka.module';
+import { RedisConnection } from '../infra/redis/redis.connection';
+import { RedisModule } from '../infra/redis/redis.module';
+import { LinkModule } from '../link/link.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { PushModule } from '../push/push.module';
+import { RoomsModule } from '../rooms/rooms.module';
+import { SessionModule } from '../session/session.module';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { AdminController } from './admin/admin.controller';
 import { ApiErrorFilter } from './api-error.filter';
@@ -16,22 +23,42 @@ import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 
 /**
- * The governance app (:9003), its own Nest app on its own port. It shares the gateway app's
- * singletons (metrics, sessions, push, state) rather than building a second set. Nest runs
- * lifecycle hooks on shared instances once per app, so shared classes keep their hooks idempotent.
+ * The governance app's routes (:9003): terminus health, Prometheus metrics, the admin API.
+ * They read and act on the node through the parts' modules, like any other part.
  */
-@Module({})
-export class GovernanceModule {
-  static forGateway(gateway: INestApplicationContext): DynamicModule {
-    const share = [GatewayConfig, GatewayMetrics, NodeState, SessionStore, PushService, NodeRegistry, DependencyProbes, RoomStore].map((token) => ({
-      provide: token,
-      useValue: gateway.get(token as never, { strict: false }),
-    }));
-    return {
-      module: GovernanceModule,
-      imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [HealthController, MetricsController, AdminController],
-      providers: [...share, AdminTokenGuard, { provide: APP_FILTER, useClass: ApiErrorFilter }],
-    };
-  }
-}
+@Module({
+  imports: [
+    TerminusModule.forRoot({ logger: false }),
+    ConfigModule,
+    MetricsModule,
+    ClusterModule,
+    SessionModule,
+    LinkModule,
+    PushModule,
+    RoomsModule,
+    RedisModule,
+    EtcdModule,
+    KafkaModule,
+  ],
+  controllers: [HealthController, MetricsController, AdminController],
+  providers: [
+    {
+      // what /health checks: the dependencies of the mode
+      provide: DependencyProbes,
+      inject: [GatewayConfig, RedisConnection, EtcdConnection, KafkaConnection],
+      useFactory: (config: GatewayConfig, redis: RedisConnection, etcd: EtcdConnection, kafka: KafkaConnection): DependencyProbes =>
+        config.mode === 'cluster'
+          ? {
+              probes: [
+                { name: 'redis', check: (t: number) => redis.ping(t) },
+                { name: 'etcd', check: (t: number) => etcd.ping(t) },
+                { name: 'kafka', check: (t: number) => kafka.ping(t) },
+              ],
+            }
+          : { probes: [] },
+    },
+    AdminTokenGuard,
+    { provide: APP_FILTER, useClass: ApiErrorFilter },
+  ],
+})
+export class GovernanceModule {}

@@ -49,3 +49,10 @@ export function closeReasonLabel(code: number): string {
       return code >= 4000 ? 'client_4xxx' : 'other';
   }
 }
+
+/**
+ * How long a closing handshake may take before ws drops the socket (its `closeTimeout`). A slow
+ * consumer that reads its backlog within this time sees the 4008 close frame; one that does not
+ * sees 1006.
+ */
+export const CLOSE_GRACE_MS = 5000;

@@ -1,12 +1,9 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import type { Codec } from '../codec/codec';
-import { CLIENT_FRAME_TYPES, FrameDecodeError } from '../codec/frame';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
-import { LinkEvents } from '../linkevent/link-events';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import type { Session } from '../session/session';
 import { CloseCode, closeReasonLabel } from './close-codes';
@@ -16,50 +13,43 @@ import { TimerWheel } from './timer-wheel';
 
 const log = logger('link');
 
-/**
- * How long a closing handshake may take before the socket is dropped. A slow consumer that
- * reads its backlog within this time sees the 4008 close frame; one that does not sees 1006.
- */
-const CLOSE_GRACE_MS = 5000;
 /** Error-frame codes (docs/protocol.md). */
 export const ErrorCode = { BAD_FRAME: 400, UNAUTHORIZED: 401, NOT_ALLOWED: 405, INTERNAL: 500, UNAVAILABLE: 503 } as const;
 
-interface UpgradeContext {
+/** What the upgrader admitted: who the link is and how it talks. */
+export interface Admitted {
+  session: Session;
+  codec: Codec;
+  /** the subprotocol to answer with (the codec's), if the client offered one */
   protocol?: string;
+  /** epoch ms the token expires */
+  expiresAt: number;
+  resumeFrom?: ResumeCursor;
 }
 
 /**
- * Owns every link of the node: the ws server (noServer, so the Nest HTTP server stays the
- * host), the shared heartbeat wheel, the per-tick flush, the registry and the metrics edge.
+ * Owns every open link of the node: the registry, the shared heartbeat wheel, the per-tick
+ * flush, closing, and the metrics edge of links. The WebSocket server and the upgrade are the
+ * adapter's (GatewayWsAdapter), frames go to the Nest gateway (linkevent/); this class knows
+ * nothing of either.
  */
 @Injectable()
 export class LinkManager implements LinkOwner, OnModuleDestroy {
   readonly registry = new LinkRegistry();
   readonly sendQueueMaxBytes: number;
-  private readonly wss: WebSocketServer;
   private readonly wheel: TimerWheel<Link>;
   private readonly dirty: Link[] = [];
   private flushScheduled = false;
-  private events!: LinkEvents;
-  private readonly heartbeatMs: number;
+  readonly heartbeatMs: number;
   private readonly maxMissed: number;
 
   constructor(
-    private readonly config: GatewayConfig,
+    config: GatewayConfig,
     private readonly metrics: GatewayMetrics,
   ) {
     this.sendQueueMaxBytes = config.link.sendQueueMaxBytes;
     this.heartbeatMs = config.link.heartbeatMs;
     this.maxMissed = config.link.maxMissedPongs;
-    this.wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
-      maxPayload: config.link.maxPayloadBytes,
-      // a browser that offered only `bearer.<jwt>` must get a protocol back or it drops the
-      // connection, so the chosen one is the codec's, else the bearer one it offered
-      handleProtocols: (offered, req) => (req as IncomingMessage & UpgradeContext).protocol ?? [...offered].find((p) => p.startsWith('bearer.')) ?? false,
-    });
     // fine ticks (1/250 of the heartbeat, 10..100 ms): the links that share a slot are pinged
     // together, and with 1 s ticks the links that connected in the same second (a thousand or
     // more during a connect burst) got their pings in one turn and sent their pongs back at
@@ -70,107 +60,46 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
     this.wheel.start();
   }
 
-  /** The linkevent chain binds itself here (it depends on this class, so no constructor cycle). */
-  bind(events: LinkEvents): void {
-    this.events = events;
-  }
-
   onModuleDestroy(): void {
     this.wheel.stop();
     for (const link of this.registry.all()) link.terminate();
   }
 
-  /**
-   * Completes an upgrade the upgrader has already admitted. Resolves with the open link, or
-   * undefined if the socket went away during the handshake.
-   */
-  accept(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    session: Session,
-    codec: Codec,
-    protocol: string | undefined,
-    expiresAt: number,
-    resumeFrom?: ResumeCursor,
-  ): Promise<Link | undefined> {
-    (req as IncomingMessage & UpgradeContext).protocol = protocol;
-    return new Promise((resolve) => {
-      const onGone = () => resolve(undefined);
-      socket.once('close', onGone);
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        socket.off('close', onGone);
-        resolve(this.open(ws, session, codec, expiresAt, resumeFrom));
-      });
-    });
-  }
-
-  private open(ws: WebSocket, session: Session, codec: Codec, expiresAt: number, resumeFrom?: ResumeCursor): Link {
-    const link = new Link(ws, session, codec, expiresAt, this);
+  /** A socket ws has just upgraded for an admitted client: the link, registered and timed. */
+  open(ws: WebSocket, socket: Duplex, admitted: Admitted): Link {
+    const { session, codec, expiresAt, resumeFrom } = admitted;
+    const link = new Link(ws, socket, session, codec, expiresAt, this);
     link.resumeFrom = resumeFrom;
     this.registry.add(link);
     this.gauges();
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(link, data, isBinary));
     ws.on('pong', () => (link.missedPongs = 0));
     ws.on('error', (err) => log.debug({ sid: link.id, err: err.message }, 'socket error'));
-    ws.once('close', (code: number, reason: Buffer) => this.onClosed(link, code, reason.toString()));
+    ws.once('close', (code: number) => this.onClosed(link, code));
     // the first ping at a random point of the second half of the interval, so the links of a
     // reconnect storm do not stay in step (later pings keep a full heartbeat apart)
     const firstPing = this.heartbeatMs * (0.5 + Math.random() / 2);
     this.wheel.schedule(link, Math.min(firstPing, expiresAt - Date.now()));
-    this.events.onOpen(link).then(
-      () => {
-        if (!link.send({ type: 'connected', sid: session.sid, node: session.node, heartbeatMs: this.heartbeatMs })) return;
-        this.events.onReady(link);
-      },
-      (err: Error) => {
-        log.warn({ sid: link.id, err: err.message }, 'link setup failed: closing');
-        this.closeLink(link, CloseCode.INTERNAL_ERROR, 'setup failed');
-      },
-    );
     return link;
   }
 
-  private onMessage(link: Link, data: Buffer, isBinary: boolean): void {
+  /** Counts an inbound message: the peer is alive. */
+  heard(link: Link, bytes: number): void {
     link.missedPongs = 0;
-    this.metrics.bytesIn.inc(data.length);
-    let frame;
-    try {
-      frame = link.codec.decode(data, isBinary);
-    } catch (err) {
-      const msg = err instanceof FrameDecodeError ? err.message : 'frame could not be decoded';
-      this.metrics.badFrames.inc({ reason: 'decode' });
-      link.send({ type: 'error', code: ErrorCode.BAD_FRAME, msg });
-      return;
-    }
-    if (!CLIENT_FRAME_TYPES.has(frame.type)) {
-      this.metrics.badFrames.inc({ reason: 'type' });
-      link.send({ type: 'error', code: ErrorCode.BAD_FRAME, msg: `clients may not send "${frame.type}" frames` });
-      return;
-    }
-    this.metrics.framesIn.inc({ type: frame.type });
-    this.events.onFrame(link, frame).catch((err: Error) => {
-      log.error({ sid: link.id, type: frame.type, err: err.message }, 'frame handler failed');
-      link.send({ type: 'error', code: ErrorCode.INTERNAL, msg: 'internal error' });
-    });
+    this.metrics.bytesIn.inc(bytes);
   }
 
-  private onClosed(link: Link, code: number, reason: string): void {
-    link.state = LinkState.CLOSED;
+  private onClosed(link: Link, code: number): void {
     this.wheel.cancel(link);
     if (!this.registry.remove(link)) return;
     this.metrics.closes.inc({ reason: closeReasonLabel(link.closeCode ?? code) });
     this.gauges();
-    this.events.onClose(link, code, reason);
+    link.ended(code);
   }
 
   /** One wheel entry per link covers pings, dead-peer detection, token expiry and close grace. */
   private onTimer(link: Link, now: number): void {
-    if (link.state === LinkState.CLOSED) return;
-    if (link.state === LinkState.CLOSING) {
-      link.terminate();
-      return;
-    }
+    // a closing link's handshake is bounded by ws itself (closeTimeout, see the adapter)
+    if (link.state !== LinkState.OPEN) return;
     if (now >= link.expiresAt) {
       this.closeLink(link, CloseCode.TOKEN_EXPIRED, 'token expired');
       return;
@@ -186,11 +115,14 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
     this.wheel.schedule(link, Math.min(this.heartbeatMs, link.expiresAt - now));
   }
 
-  /** Closes with a handshake and arms the grace timer that drops a peer which never answers. */
+  /**
+   * Closes with a handshake; ws drops a peer that does not answer it within its closeTimeout
+   * (CLOSE_GRACE_MS in close-codes.ts: a slow consumer that reads its backlog in time sees the close frame).
+   */
   closeLink(link: Link, code: number, reason: string): void {
     if (link.state !== LinkState.OPEN) return;
+    this.wheel.cancel(link);
     link.close(code, reason);
-    this.wheel.schedule(link, CLOSE_GRACE_MS);
   }
 
   /** The token was refreshed: re-arm the timer so the new expiry is honoured. */

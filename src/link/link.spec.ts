@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { JsonCodec } from '../codec/json.codec';
 import type { Session } from '../session/session';
@@ -10,7 +11,7 @@ import { receiveMessages } from './ws-frame.testing';
 /** The text messages in what a link wrote to its socket, parsed as a client would. */
 const messages = (writes: Buffer[]): string[] => receiveMessages(writes).map((m) => m.data.toString());
 
-/** Just enough of a ws socket to watch what a link writes, and how. */
+/** Just enough of a ws socket, and of the TCP socket under it, to watch what a link writes, and how. */
 class FakeSocket {
   readonly OPEN = 1;
   readyState = 1;
@@ -19,7 +20,7 @@ class FakeSocket {
   writes: Buffer[] = [];
   corks = 0;
   closed?: [number, string];
-  _socket = { cork: () => this.corks++, uncork: () => undefined, write: (b: Buffer) => this.writes.push(b) };
+  tcp = { writableLength: 0, cork: () => this.corks++, uncork: () => undefined, write: (b: Buffer) => this.writes.push(b) };
   get sent(): string[] {
     return messages(this.writes);
   }
@@ -47,7 +48,7 @@ function setup(max = 1000) {
       out.bytes += b;
     },
   };
-  const link = new Link(ws as unknown as WebSocket, session, new JsonCodec(), Infinity, owner);
+  const link = new Link(ws as unknown as WebSocket, ws.tcp as unknown as Duplex, session, new JsonCodec(), Infinity, owner);
   return { ws, link, dirty, slow, out };
 }
 

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Codec } from '../codec/codec';
 import type { Frame } from '../codec/frame';
@@ -30,7 +32,7 @@ export interface LinkOwner {
  * One client connection. Writes are queued and flushed once per event-loop turn (corked), so
  * a burst of pushes costs one syscall; a link whose backlog (our queue plus the socket's)
  * passes the bound is closed with 4008 rather than growing memory without limit.
- * Only this class touches the socket.
+ * Only link/ touches a socket; of it, only this class writes to one.
  */
 export class Link implements WheelEntry {
   state = LinkState.OPEN;
@@ -42,21 +44,44 @@ export class Link implements WheelEntry {
   resumeFrom?: ResumeCursor;
   /** the code this side closed with, if it started the close (the peer may only see 1006) */
   closeCode?: number;
+  /** the close code ws reported as the link ended (the handshake's code, or 1006 without one) */
+  endCode?: number;
   /** epoch ms after which the link closes with 4001 unless a `token` frame extends it */
   expiresAt: number;
 
   /** complete WebSocket frames waiting for the next flush */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
+  private closedListeners?: (() => void)[];
+  private readonly socket: Socket;
 
   constructor(
     readonly ws: WebSocket,
+    /**
+     * the TCP socket the upgrade came on (the one handed to ws's handleUpgrade): pushes are
+     * written to it directly as whole frames, so a push framed once goes to every link as the
+     * same bytes (ws.send would frame it again per socket)
+     */
+    socket: Duplex,
     readonly session: Session,
     readonly codec: Codec,
     expiresAt: number,
     private readonly owner: LinkOwner,
   ) {
     this.expiresAt = expiresAt;
+    this.socket = socket as Socket;
+  }
+
+  /** `fn` runs once when the link is gone (any reason), after it left the registry */
+  onClosed(fn: () => void): void {
+    (this.closedListeners ??= []).push(fn);
+  }
+
+  /** called by the link manager once, when the socket closed */
+  ended(code: number): void {
+    this.state = LinkState.CLOSED;
+    this.endCode = code;
+    for (const fn of this.closedListeners?.splice(0) ?? []) fn();
   }
 
   get id(): string {
@@ -98,7 +123,7 @@ export class Link implements WheelEntry {
     const bytes = this.queuedBytes;
     this.queuedBytes = 0;
     const socket = this.socket;
-    if (this.ws.readyState !== this.ws.OPEN || !socket) return;
+    if (this.ws.readyState !== this.ws.OPEN) return;
     if (queue.length === 1) socket.write(queue[0]);
     else {
       socket.cork();
@@ -108,10 +133,6 @@ export class Link implements WheelEntry {
     this.owner.countOut(queue.length, bytes);
   }
 
-  private get socket(): import('node:net').Socket | undefined {
-    return (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
-  }
-
   /**
    * Flushes the queue now and resolves once the socket has written its buffer out (or the
    * link is gone), so a producer of many frames (a resume) can keep the backlog bounded.
@@ -119,7 +140,7 @@ export class Link implements WheelEntry {
   drained(): Promise<void> {
     this.flush();
     const socket = this.socket;
-    if (!socket || this.state !== LinkState.OPEN || socket.writableLength === 0) return Promise.resolve();
+    if (this.state !== LinkState.OPEN || socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         socket.off('drain', done);

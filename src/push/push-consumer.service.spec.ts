@@ -6,12 +6,12 @@ import { GatewayConfig } from '../config/gateway.config';
 import { Envelope } from './envelope';
 import { PushConsumer } from './push-consumer.service';
 import { NoPushSource, RawRecord } from './push-source';
-import { PushService } from './push.service';
+import { PushRouter } from './push.router';
 
 const { config: raw } = loadConfig({ cwd: '/', env: { GATEWAY_PUSH_BIZ_IDS: 'b,c', GATEWAY_PUSH_MAX_ENVELOPE_BYTES: '2048' } });
 
 function consumer(onPush: (e: Envelope, mid?: string) => Promise<void> | void) {
-  const push = { push: async (e: Envelope, _s: string, mid?: string) => void (await onPush(e, mid)) } as unknown as PushService;
+  const push = { push: async (e: Envelope, _s: string, mid?: string) => void (await onPush(e, mid)) } as unknown as PushRouter;
   return new PushConsumer(new NoPushSource(), push, GatewayConfig.from(raw));
 }
 let offset = 0;
@@ -55,13 +55,20 @@ describe('push consumer', () => {
   it('keeps one key in order while other keys run concurrently, and gives mid-less records their coordinates', async () => {
     const order: string[] = [];
     const mids: (string | undefined)[] = [];
+    // the first record of key A is held until B2 is done: key B must not wait for it, A2 must
+    // (the fallback release only turns a consumer that makes B wait into a failed assertion
+    // rather than a hung test)
+    let releaseA1!: () => void;
+    const a1Gate = new Promise<void>((r) => (releaseA1 = r));
+    const fallback = setTimeout(() => releaseA1(), 2000);
     const c = consumer(async (e, mid) => {
       mids.push(mid);
-      // the first record of key A is slow: key B must not wait for it, A2 must
-      await new Promise((r) => setTimeout(r, e.body === 'A1' ? 30 : 1));
+      if (e.body === 'A1') await a1Gate;
       order.push(String(e.body));
+      if (e.body === 'B2') releaseA1();
     });
     await c.handleBatch(['A1', 'B1', 'A2', 'B2'].map((b) => rec({ bizId: 'b', to: { users: [b[0]] }, body: b }, b[0])));
+    clearTimeout(fallback);
     assert.ok(order.indexOf('A1') < order.indexOf('A2'));
     assert.ok(order.indexOf('B2') < order.indexOf('A1'), `B should not wait for A: ${order}`);
     assert.ok(mids.every((m) => m?.startsWith('gateway.push-0-')));

@@ -3,7 +3,7 @@ import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
 import { Envelope, envelopeFromProtobuf, parseEnvelope } from './envelope';
 import { DeadLetter, PushSource, RawRecord } from './push-source';
-import { PushService } from './push.service';
+import { PushRouter } from './push.router';
 import { runKeyed } from './keyed';
 
 const log = logger('push-consumer');
@@ -22,7 +22,7 @@ export class PushConsumer {
 
   constructor(
     private readonly source: PushSource,
-    private readonly push: PushService,
+    private readonly push: PushRouter,
     private readonly config: GatewayConfig,
   ) {
     this.bizIds = new Set(config.push.bizIds);

@@ -3,20 +3,23 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { RedisConnection } from '../../src/infra/redis/redis.connection';
 import { RedisMailbox } from '../../src/infra/redis/redis-mailbox';
+import { RedisPushLog } from '../../src/infra/redis/redis-push.log';
 import { RedisRoomStore } from '../../src/infra/redis/redis-room.store';
 import { RedisClusterBus } from '../../src/infra/redis/redis-cluster.bus';
 import type { BusMessage } from '../../src/bus/cluster-bus';
 
 const url = process.env.GATEWAY_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-describe('redis mailbox and rooms (real Redis)', () => {
+describe('redis mailbox, push log and rooms (real Redis)', () => {
   const prefix = `it:${randomUUID()}:`;
   let redis: RedisConnection;
   let box: RedisMailbox;
+  let log: RedisPushLog;
   before(async () => {
     redis = new RedisConnection(url, prefix);
     await redis.waitReady(3000);
-    box = new RedisMailbox(redis, 5, 60, 60, 'it-node');
+    box = new RedisMailbox(redis);
+    log = new RedisPushLog(redis, 5, 60, 60, 'it-node');
   });
   after(async () => {
     const keys = await redis.command.keys(`${prefix}*`);
@@ -25,7 +28,7 @@ describe('redis mailbox and rooms (real Redis)', () => {
   });
 
   it('gives concurrent appends consecutive seqs in one epoch and reads them back in order', async () => {
-    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => box.append('b', 'u1', { mid: `m${i}`, body: { i }, ts: i }, { persist: true })));
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => log.append('b', 'u1', { mid: `m${i}`, body: { i }, ts: i }, { listening: false })));
     assert.deepEqual(
       results.map((r) => r.seq).sort((a, b) => a - b),
       [1, 2, 3, 4, 5],
@@ -37,26 +40,26 @@ describe('redis mailbox and rooms (real Redis)', () => {
   });
 
   it('drops a repeated mid, and keeps at most maxEntries (older gaps resync)', async () => {
-    const first = await box.append('b', 'u2', { mid: 'same', body: 1, ts: 0 }, { persist: true });
-    const again = await box.append('b', 'u2', { mid: 'same', body: 1, ts: 0 }, { persist: true });
+    const first = await log.append('b', 'u2', { mid: 'same', body: 1, ts: 0 }, { listening: false });
+    const again = await log.append('b', 'u2', { mid: 'same', body: 1, ts: 0 }, { listening: false });
     assert.deepEqual([again.duplicate, again.seq], [true, first.seq]);
-    for (let i = 0; i < 8; i++) await box.append('b', 'u2', { mid: `n${i}`, body: i, ts: 0 }, { persist: true });
+    for (let i = 0; i < 8; i++) await log.append('b', 'u2', { mid: `n${i}`, body: i, ts: 0 }, { listening: false });
     assert.equal(await redis.command.xlen(`${prefix}mb:b:u2`), 5);
     const gap = await box.readAfter('b', 'u2', first.epoch, 1);
     assert.deepEqual(gap, { kind: 'resync', epoch: first.epoch, seq: 9, reason: 'gap_too_old' });
   });
 
   it('a lost stream comes back with a new epoch, so an old cursor resyncs', async () => {
-    const r = await box.append('b', 'u3', { mid: 'a', body: 1, ts: 0 }, { persist: true });
+    const r = await log.append('b', 'u3', { mid: 'a', body: 1, ts: 0 }, { listening: false });
     await redis.command.del(`${prefix}mb:b:u3`, `${prefix}mbseq:b:u3`, `${prefix}mbep:b:u3`);
-    const after = await box.append('b', 'u3', { mid: 'b', body: 2, ts: 0 }, { persist: true });
+    const after = await log.append('b', 'u3', { mid: 'b', body: 2, ts: 0 }, { listening: false });
     assert.notEqual(after.epoch, r.epoch);
     assert.equal(after.seq, 1);
     assert.equal((await box.readAfter('b', 'u3', r.epoch, 1)).kind, 'resync');
   });
 
   it('every key of a mailbox expires after the TTL', async () => {
-    await box.append('b', 'u4', { mid: 'x', body: 1, ts: 0 }, { persist: true });
+    await log.append('b', 'u4', { mid: 'x', body: 1, ts: 0 }, { listening: false });
     for (const k of ['mb', 'mbseq', 'mbep']) {
       const ttl = await redis.command.ttl(`${prefix}${k}:b:u4`);
       assert.ok(ttl > 0 && ttl <= 60, `${k} ttl ${ttl}`);
@@ -74,11 +77,11 @@ describe('redis mailbox and rooms (real Redis)', () => {
       if (got.length === 2) two();
     });
     await bus.subscribe('user:b:u5');
-    const first = await box.append('b', 'u5', { mid: 'ann-1', body: { hello: 'world' }, ts: 7 }, { persist: true, announce: 'user:b:u5' });
-    const again = await box.append('b', 'u5', { mid: 'ann-1', body: { hello: 'world' }, ts: 7 }, { persist: true, announce: 'user:b:u5' });
+    const first = await log.append('b', 'u5', { mid: 'ann-1', body: { hello: 'world' }, ts: 7 }, { listening: false });
+    const again = await log.append('b', 'u5', { mid: 'ann-1', body: { hello: 'world' }, ts: 7 }, { listening: false });
     await arrived;
     await other.close();
-    assert.deepEqual([first.announced, again.announced, again.duplicate], [true, true, true]);
+    assert.deepEqual([first.published, again.published, again.duplicate], [true, true, true]);
     assert.deepEqual(got, [
       { k: 'push', mid: 'ann-1', ts: 7, body: { hello: 'world' }, seq: 1, epoch: first.epoch },
       { k: 'push', mid: 'ann-1', ts: 7, body: { hello: 'world' }, seq: 1, epoch: first.epoch, redelivery: true },
@@ -106,24 +109,24 @@ describe('redis mailbox and rooms (real Redis)', () => {
     try {
       await self.subscriber.subscribe(prefix + channel);
       // alone on the channel: stored, not announced; the marker published after it arrives alone
-      const alone = await box.append('b', 'u6', { mid: 'solo', body: 1, ts: 1 }, { persist: true, announce: channel, listening: true });
+      const alone = await log.append('b', 'u6', { mid: 'solo', body: 1, ts: 1 }, { listening: true });
       const m1 = mark('self', 'marker-1');
       await redis.command.publish(prefix + channel, 'marker-1');
       await m1;
-      assert.deepEqual([alone.seq, alone.announced], [1, true]);
+      assert.deepEqual([alone.seq, alone.published], [1, false]);
       assert.deepEqual(mids('self'), []);
       // another node listens too: announced to both (the appending node drops its own copy by sender)
       await other.subscriber.subscribe(prefix + channel);
       const shared = mark('other', 'marker-2');
-      const both = await box.append('b', 'u6', { mid: 'duo', body: 2, ts: 2 }, { persist: true, announce: channel, listening: true });
+      const both = await log.append('b', 'u6', { mid: 'duo', body: 2, ts: 2 }, { listening: true });
       await redis.command.publish(prefix + channel, 'marker-2');
       await shared;
-      assert.equal(both.seq, 2);
+      assert.deepEqual([both.seq, both.published], [2, true]);
       assert.deepEqual([mids('self'), mids('other')], [['duo'], ['duo']]);
       // not listening (no links here): announced even with a single subscriber elsewhere
       await self.subscriber.unsubscribe(prefix + channel);
       const last = mark('other', 'marker-3');
-      await box.append('b', 'u6', { mid: 'away', body: 3, ts: 3 }, { persist: true, announce: channel, listening: false });
+      await log.append('b', 'u6', { mid: 'away', body: 3, ts: 3 }, { listening: false });
       await redis.command.publish(prefix + channel, 'marker-3');
       await last;
       assert.deepEqual(mids('other'), ['duo', 'away']);

@@ -88,9 +88,11 @@ describe('redis cluster bus (real Redis)', () => {
   const prefix = `it:${randomUUID()}:`;
   let c1: RedisConnection;
   let c2: RedisConnection;
-  before(() => {
+  before(async () => {
     c1 = new RedisConnection(url, prefix);
     c2 = new RedisConnection(url, prefix);
+    // clients connect on first use; the node waits for them at boot (RedisModule), as here
+    await Promise.all([c1.waitReady(3000), c2.waitReady(3000)]);
   });
   after(async () => {
     await c1.close();

@@ -14,10 +14,11 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import { NodeRegistry } from '../../cluster/node-registry';
-import { PushService, PushResult } from '../../push/push.service';
+import { KickService } from '../../link/kick.service';
+import { PushResult, PushRouter } from '../../push/push.router';
 import { runKeyed } from '../../push/keyed';
 import { GatewayConfig } from '../../config/gateway.config';
-import { RoomStore } from '../../rooms/room.store';
+import { RoomsService } from '../../rooms/rooms.service';
 import { Envelope, EnvelopeProblem, parseEnvelope } from '../../push/envelope';
 import { SessionStore } from '../../session/session.store';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -52,9 +53,10 @@ function zodProblems(err: z.ZodError): EnvelopeProblem[] {
 export class AdminController {
   constructor(
     private readonly sessions: SessionStore,
-    private readonly push: PushService,
+    private readonly push: PushRouter,
+    private readonly kicks: KickService,
     private readonly nodes: NodeRegistry,
-    private readonly rooms: RoomStore,
+    private readonly rooms: RoomsService,
     private readonly config: GatewayConfig,
   ) {}
 
@@ -82,7 +84,7 @@ export class AdminController {
     const parsed = kickBody.safeParse(body ?? {});
     if (!parsed.success) throw badRequest(zodProblems(parsed.error));
     const reason = parsed.data.reason ?? queryReason ?? 'kicked by operator';
-    if (!(await this.push.kick(id, reason))) throw new NotFoundException({ error: 'not_found', message: `no link ${id}` });
+    if (!(await this.kicks.kick(id, reason))) throw new NotFoundException({ error: 'not_found', message: `no link ${id}` });
     return { kicked: id, reason };
   }
 
@@ -133,7 +135,7 @@ export class AdminController {
   async addMember(@Param('room') room: string, @Body() body: unknown) {
     const b = roomBody.safeParse(body ?? {});
     if (!b.success) throw badRequest(zodProblems(b.error));
-    await this.push.joinRoom(b.data.bizId, room, b.data.userId);
+    await this.rooms.join(b.data.bizId, room, b.data.userId);
     return { room, ...b.data, member: true };
   }
 
@@ -142,7 +144,7 @@ export class AdminController {
   async removeMember(@Param('room') room: string, @Param('user') user: string, @Query('biz') biz?: string) {
     const b = roomBody.safeParse({ bizId: biz, userId: user });
     if (!b.success) throw badRequest(zodProblems(b.error));
-    await this.push.leaveRoom(b.data.bizId, room, b.data.userId);
+    await this.rooms.leave(b.data.bizId, room, b.data.userId);
     return { room, ...b.data, member: false };
   }
 

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AppendOptions, AppendResult, Mailbox, MailboxEntry, ReadResult, NewEntry } from '../../mailbox/mailbox';
+import { Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
+import { LogEntry } from '../../mailbox/push-log';
+
+export interface StoreResult {
+  seq: number;
+  epoch: string;
+  duplicate: boolean;
+}
 
 const MAX_USERS = 20_000;
 
@@ -12,7 +19,7 @@ interface Box {
   expiresAt: number;
 }
 
-/** Embedded mode's mailbox: same contract as Redis's, in process memory. */
+/** Embedded mode's mailbox: same contract as Redis's, in process memory (written through MemoryPushLog). */
 export class MemoryMailbox extends Mailbox {
   /** bounded: embedded mode keeps at most MAX_USERS users' mailboxes, least recently pushed out */
   private readonly boxes = new LRUCache<string, Box>({ max: MAX_USERS });
@@ -37,17 +44,18 @@ export class MemoryMailbox extends Mailbox {
     return box;
   }
 
-  async append(bizId: string, userId: string, entry: NewEntry, opts: AppendOptions): Promise<AppendResult> {
+  /** `persist` false: dedup only (seq 0, nothing stored) */
+  store(bizId: string, userId: string, entry: LogEntry, opts: { persist: boolean }): StoreResult {
     const key = `${bizId}\0${userId}`;
     const midKey = `${key}\0${entry.mid}`;
     const prev = this.mids.get(midKey);
     if (!opts.persist) {
-      if (prev !== undefined) return { seq: 0, epoch: '', duplicate: true, announced: false };
+      if (prev !== undefined) return { seq: 0, epoch: '', duplicate: true };
       this.mids.set(midKey, 0);
-      return { seq: 0, epoch: '', duplicate: false, announced: false };
+      return { seq: 0, epoch: '', duplicate: false };
     }
     const box = this.box(key, true)!;
-    if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true, announced: false };
+    if (prev !== undefined) return { seq: prev, epoch: box.epoch, duplicate: true };
     box.seq++;
     this.mids.set(midKey, box.seq);
     box.entries.push({
@@ -59,7 +67,7 @@ export class MemoryMailbox extends Mailbox {
     });
     if (box.entries.length > this.maxEntries) box.entries.splice(0, box.entries.length - this.maxEntries);
     box.expiresAt = Date.now() + this.ttlSec * 1000;
-    return { seq: box.seq, epoch: box.epoch, duplicate: false, announced: false };
+    return { seq: box.seq, epoch: box.epoch, duplicate: false };
   }
 
   async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {

@@ -1,18 +1,9 @@
 import { BusHandler, BusMessage, ClusterBus } from '../../bus/cluster-bus';
 import { logger } from '../../common/logger';
+import { busPayload } from './redis-bus.wire';
 import { RedisConnection } from './redis.connection';
 
 const log = logger('redis-bus');
-
-/**
- * The start of a bus payload for a push, up to its body: `<sender>\n{"k":"push",...,"body":`.
- * A Lua script that has the body's JSON completes it (`<body>,"seq":N,"epoch":"E"}`), so the
- * body travels to Redis once.
- */
-export function busPayloadHead(sender: string, fields: Record<string, unknown>): string {
-  const json = JSON.stringify(fields);
-  return `${sender}\n${json.slice(0, -1)},"body":`;
-}
 
 /**
  * Redis pub/sub. Channels are prefixed with the key prefix so several gateways can share a
@@ -23,16 +14,13 @@ export class RedisClusterBus extends ClusterBus {
   private readonly handlers: BusHandler[] = [];
   private readonly prefix: string;
 
-  private readonly sender: string;
-
   constructor(
     private readonly redis: RedisConnection,
-    nodeId: string,
+    private readonly nodeId: string,
   ) {
     super();
     this.prefix = redis.keyPrefix;
-    this.sender = `${nodeId}\n`;
-    const own = Buffer.from(this.sender);
+    const own = Buffer.from(busPayload(nodeId, ''));
     // buffers, not strings: the node's own publishes (a push announced by the mailbox to a user
     // whose links are here) are recognised by their first bytes and dropped without decoding
     redis.subscriber.on('messageBuffer', (channelBuf: Buffer, payload: Buffer) => {
@@ -63,7 +51,7 @@ export class RedisClusterBus extends ClusterBus {
   }
 
   async publish(channel: string, message: BusMessage): Promise<number> {
-    return this.redis.command.publish(this.prefix + channel, this.sender + JSON.stringify(message));
+    return this.redis.command.publish(this.prefix + channel, busPayload(this.nodeId, JSON.stringify(message)));
   }
 
   async close(): Promise<void> {

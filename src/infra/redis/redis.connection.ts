@@ -6,19 +6,24 @@ const log = logger('redis');
 
 /**
  * Owns the node's Redis connections: one for commands, one in subscriber mode for the bus.
- * Commands fail fast while Redis is away (no offline queue), so callers answer 503 instead
- * of piling up work; the clients reconnect with capped exponential backoff.
+ * Each client connects when first used, so embedded mode, which uses none, opens nothing;
+ * RedisModule waits for them at boot in cluster mode (`waitReady`). Commands fail fast while Redis is away (no offline queue), so
+ * callers answer 503 instead of piling up work; the clients reconnect with capped exponential
+ * backoff.
  */
-
 export class RedisConnection {
-  readonly command: Redis;
+  private command_?: Redis;
   private subscriber_?: Redis;
 
   constructor(
     readonly url: string,
     readonly keyPrefix: string,
-  ) {
-    this.command = this.create('command');
+  ) {}
+
+  /** the command client, connected on first use */
+  get command(): Redis {
+    this.command_ ??= this.create('command');
+    return this.command_;
   }
 
   private create(role: string): Redis {
@@ -57,7 +62,8 @@ export class RedisConnection {
    */
   async waitReady(timeoutMs: number): Promise<void> {
     const clients = [this.command, ...(this.subscriber_ ? [this.subscriber_] : [])].filter((c) => c.status !== 'ready');
-    await withTimeout(Promise.all(clients.map((c) => new Promise<void>((resolve) => c.once('ready', () => resolve())))), timeoutMs).catch((err: Error) => {
+    const ready = clients.map((c) => new Promise<void>((resolve) => c.once('ready', () => resolve())));
+    await withTimeout(Promise.all(ready), timeoutMs).catch((err: Error) => {
       throw new Error(`redis at ${redact(this.url)} not reachable: ${err.message}`);
     });
   }
@@ -68,8 +74,8 @@ export class RedisConnection {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.command.quit(), this.subscriber_?.quit()]);
-    this.command.disconnect();
+    await Promise.allSettled([this.command_?.quit(), this.subscriber_?.quit()]);
+    this.command_?.disconnect();
     this.subscriber_?.disconnect();
   }
 }

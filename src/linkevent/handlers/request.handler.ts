@@ -4,25 +4,29 @@ import type { Frame } from '../../codec/frame';
 import { logger } from '../../common/logger';
 import type { Link } from '../../link/link';
 import { GatewayMetrics } from '../../metrics/gateway.metrics';
-import type { LinkEventHandler } from '../link-event.handler';
 
 const log = logger('uplink');
 const REQUEST_TIMEOUT_MS = 10000;
 
+type ReqFrame = Extract<Frame, { type: 'req' }>;
+
 /** `req {id, body}` -> the biz backend -> exactly one `ack {id, code, body?, msg?}`. */
 @Injectable()
-export class RequestHandler implements LinkEventHandler {
+export class RequestHandler {
   constructor(
     private readonly backend: UplinkBackend,
     private readonly metrics: GatewayMetrics,
   ) {}
 
-  async onFrame(link: Link, frame: Frame): Promise<boolean> {
-    if (frame.type !== 'req') return false;
+  /**
+   * Checks the frame and hands the request to the backend; the ack goes out when the backend
+   * answers (or the timeout passes). Resolves when the ack was sent.
+   */
+  async handle(link: Link, frame: ReqFrame): Promise<void> {
     const id = frame.id ?? '';
     if (id === '' || id.length > 64) {
       link.send({ type: 'ack', id: id.slice(0, 64), code: AckCode.BAD_REQUEST, msg: 'req needs an id of 1-64 characters' });
-      return true;
+      return;
     }
     const started = process.hrtime.bigint();
     let reply: UplinkReply;
@@ -44,6 +48,5 @@ export class RequestHandler implements LinkEventHandler {
     this.metrics.uplinkLatency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     if (reply.code !== AckCode.OK) this.metrics.uplinkErrors.inc({ ...labels, code: String(reply.code) });
     link.send({ type: 'ack', id, code: reply.code, ...(reply.body !== undefined ? { body: reply.body } : {}), ...(reply.msg ? { msg: reply.msg } : {}) });
-    return true;
   }
 }

@@ -1,28 +1,34 @@
 import { strict as assert } from 'node:assert';
+import type { Duplex } from 'node:stream';
 import { after, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { Subscriptions } from '../bus/subscriptions';
 import { JsonCodec } from '../codec/json.codec';
 import { loadConfig } from '../config/config.loader';
 import { GatewayConfig } from '../config/gateway.config';
+import { LocalDelivery } from '../delivery/local-delivery.service';
 import { MemoryClusterBus } from '../infra/memory/memory-cluster.bus';
 import { MemoryEventSink } from '../infra/memory/memory-event.sink';
 import { MemoryMailbox } from '../infra/memory/memory-mailbox';
+import { MemoryPushLog } from '../infra/memory/memory-push.log';
 import { MemoryRoomStore } from '../infra/memory/memory-room.store';
 import { MemorySessionStore } from '../infra/memory/memory-session.store';
 import { Link } from '../link/link';
 import { LinkManager } from '../link/link.manager';
+import { receiveMessages } from '../link/ws-frame.testing';
 import { Mailbox } from '../mailbox/mailbox';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
-import { PushService } from './push.service';
-import { receiveMessages } from '../link/ws-frame.testing';
+import { RoomsService } from '../rooms/rooms.service';
+import { PushRouter } from './push.router';
 
+/** The ws socket and the TCP socket under it, as far as a link uses them. */
 class FakeSocket {
   readonly OPEN = 1;
   readyState = 1;
   bufferedAmount = 0;
   frames: Record<string, unknown>[] = [];
-  _socket = {
+  tcp = {
+    writableLength: 0,
     cork() {},
     uncork() {},
     write: (chunk: Buffer) => {
@@ -48,45 +54,55 @@ const config = GatewayConfig.from(raw);
 const metrics = new GatewayMetrics();
 after(() => metrics.close());
 
+/** One embedded node's push path: router (send side), local delivery and rooms, on memory adapters. */
 function node() {
   const bus = new MemoryClusterBus();
+  const subscriptions = new Subscriptions(bus);
   const mailbox = new GatedMailbox(100, 1800, 600);
+  const log = new MemoryPushLog(mailbox);
   const links = new LinkManager(config, metrics);
   const events = new MemoryEventSink();
-  const push = new PushService(config, bus, new Subscriptions(bus), new MemorySessionStore(), mailbox, new MemoryRoomStore(), events, links, metrics);
+  const rooms = new RoomsService(config, new MemoryRoomStore(), bus, subscriptions, links, events);
+  const delivery = new LocalDelivery(config, bus, subscriptions, mailbox, rooms, links, metrics);
+  const router = new PushRouter(config, log, bus, new MemorySessionStore(), delivery, rooms, metrics);
   let n = 0;
   const connect = async (userId: string, bizId = 'b') => {
     const ws = new FakeSocket();
     const link = new Link(
       ws as unknown as WebSocket,
+      ws.tcp as unknown as Duplex,
       { sid: `s${++n}`, bizId, userId, ip: '::1', node: 'n1', connectedAt: 0 },
       new JsonCodec(),
       Infinity,
       links,
     );
     links.registry.add(link);
-    await push.attach(link);
-    push.ready(link);
+    await Promise.all([delivery.attach(link), rooms.attach(link)]);
+    delivery.ready(link);
     return { link, ws };
   };
   const flush = () => new Promise((r) => setImmediate(r));
-  return { push, mailbox, links, events, connect, flush };
+  const init = async () => {
+    rooms.onModuleInit();
+    await delivery.onModuleInit();
+  };
+  return { router, delivery, rooms, mailbox, log, links, events, connect, flush, init };
 }
 
 const pushes = (ws: FakeSocket) => ws.frames.filter((f) => f.type === 'push');
 const env = (users: string[], body: unknown, mid?: string) => ({ bizId: 'b', to: { users }, body, ...(mid ? { mid } : {}) });
 
-describe('push service (memory adapters)', () => {
+describe('push path: router, delivery, rooms (memory adapters)', () => {
   let n: ReturnType<typeof node>;
   beforeEach(async () => {
     n = node();
-    await n.push.onModuleInit();
+    await n.init();
   });
 
   it('stores pushes for an offline user and delivers them on resume, in order, with seq and epoch', async () => {
-    for (let i = 1; i <= 3; i++) await n.push.push(env(['u1'], { i }), 'test');
+    for (let i = 1; i <= 3; i++) await n.router.push(env(['u1'], { i }), 'test');
     const { link, ws } = await n.connect('u1');
-    await n.push.resume(link, undefined, 0);
+    await n.delivery.resume(link, undefined, 0);
     await n.flush();
     const got = pushes(ws);
     assert.deepEqual(
@@ -101,10 +117,10 @@ describe('push service (memory adapters)', () => {
   });
 
   it('a resume from a cursor gets exactly what followed it', async () => {
-    for (let i = 1; i <= 5; i++) await n.push.push(env(['u1'], { i }), 'test');
+    for (let i = 1; i <= 5; i++) await n.router.push(env(['u1'], { i }), 'test');
     const { link, ws } = await n.connect('u1');
     const epoch = (await n.mailbox.readAfter('b', 'u1', undefined, 0)).epoch;
-    await n.push.resume(link, epoch, 3);
+    await n.delivery.resume(link, epoch, 3);
     await n.flush();
     assert.deepEqual(
       pushes(ws).map((f) => f.seq),
@@ -113,16 +129,16 @@ describe('push service (memory adapters)', () => {
   });
 
   it('pushes arriving while the mailbox is read come after the missed ones, none twice', async () => {
-    await n.push.push(env(['u1'], { i: 1 }), 'test');
-    await n.push.push(env(['u1'], { i: 2 }), 'test');
+    await n.router.push(env(['u1'], { i: 1 }), 'test');
+    await n.router.push(env(['u1'], { i: 2 }), 'test');
     const { link, ws } = await n.connect('u1');
     let open!: () => void;
     n.mailbox.gate = new Promise((r) => (open = r));
-    const resumed = n.push.resume(link, undefined, 0);
-    await n.push.push(env(['u1'], { i: 3 }), 'test'); // stored and published during the read
+    const resumed = n.delivery.resume(link, undefined, 0);
+    await n.router.push(env(['u1'], { i: 3 }), 'test'); // stored and published during the read
     open();
     await resumed;
-    await n.push.push(env(['u1'], { i: 4 }), 'test');
+    await n.router.push(env(['u1'], { i: 4 }), 'test');
     await n.flush();
     assert.deepEqual(
       pushes(ws).map((f) => f.seq),
@@ -131,10 +147,10 @@ describe('push service (memory adapters)', () => {
   });
 
   it('live pushes delivered before the resume frame are not sent again by it', async () => {
-    await n.push.push(env(['u1'], { i: 1 }), 'test');
+    await n.router.push(env(['u1'], { i: 1 }), 'test');
     const { link, ws } = await n.connect('u1');
-    await n.push.push(env(['u1'], { i: 2 }), 'test'); // live, before the client sends resume
-    await n.push.resume(link, undefined, 0);
+    await n.router.push(env(['u1'], { i: 2 }), 'test'); // live, before the client sends resume
+    await n.delivery.resume(link, undefined, 0);
     await n.flush();
     assert.deepEqual(
       pushes(ws)
@@ -146,7 +162,7 @@ describe('push service (memory adapters)', () => {
 
   it('a stale epoch or a gap older than the mailbox gets resync, not a silent hole', async () => {
     const small = new MemoryMailbox(2, 1800, 600);
-    for (let i = 1; i <= 5; i++) await small.append('b', 'u1', { mid: `m${i}`, body: i, ts: 0 }, { persist: true });
+    for (let i = 1; i <= 5; i++) small.store('b', 'u1', { mid: `m${i}`, body: i, ts: 0 }, { persist: true });
     const epoch = (await small.readAfter('b', 'u1', undefined, 0)).epoch;
     assert.deepEqual(await small.readAfter('b', 'u1', epoch, 1), { kind: 'resync', epoch, seq: 5, reason: 'gap_too_old' });
     assert.equal((await small.readAfter('b', 'u1', 'other-epoch', 4)).kind, 'resync');
@@ -154,15 +170,15 @@ describe('push service (memory adapters)', () => {
     assert.equal(ok.kind, 'entries');
     assert.deepEqual(ok.kind === 'entries' && ok.entries.map((e) => e.seq), [4, 5]);
     const { link, ws } = await n.connect('u2');
-    await n.push.resume(link, 'lost-epoch', 10);
+    await n.delivery.resume(link, 'lost-epoch', 10);
     await n.flush();
     assert.equal(ws.frames.find((f) => f.type === 'resync')?.reason, 'epoch_changed');
   });
 
   it('drops a redelivered mid before it reaches a client', async () => {
     const { ws } = await n.connect('u1');
-    const first = await n.push.push(env(['u1'], 'x', 'mid-1'), 'kafka');
-    const again = await n.push.push(env(['u1'], 'x', 'mid-1'), 'kafka');
+    const first = await n.router.push(env(['u1'], 'x', 'mid-1'), 'kafka');
+    const again = await n.router.push(env(['u1'], 'x', 'mid-1'), 'kafka');
     await n.flush();
     assert.equal(first.duplicate, undefined);
     assert.equal(again.duplicate, true);
@@ -171,13 +187,13 @@ describe('push service (memory adapters)', () => {
 
   it('a push stored by a node that died before publishing it is delivered on redelivery, once', async () => {
     const { ws } = await n.connect('u1');
-    await n.push.push(env(['u1'], 'first', 'm-1'), 'kafka');
+    await n.router.push(env(['u1'], 'first', 'm-1'), 'kafka');
     // a node appended m-2 to the mailbox and died before publishing it
-    await n.mailbox.append('b', 'u1', { mid: 'm-2', body: 'second', ts: Date.now() }, { persist: true });
+    n.mailbox.store('b', 'u1', { mid: 'm-2', body: 'second', ts: Date.now() }, { persist: true });
     // the record is redelivered (to this node): m-1 was published already, m-2 was not
-    await n.push.push(env(['u1'], 'first', 'm-1'), 'kafka');
-    await n.push.push(env(['u1'], 'second', 'm-2'), 'kafka');
-    await n.push.push(env(['u1'], 'third', 'm-3'), 'kafka');
+    await n.router.push(env(['u1'], 'first', 'm-1'), 'kafka');
+    await n.router.push(env(['u1'], 'second', 'm-2'), 'kafka');
+    await n.router.push(env(['u1'], 'third', 'm-3'), 'kafka');
     await n.flush();
     assert.deepEqual(
       pushes(ws).map((f) => [f.body, f.seq]),
@@ -194,10 +210,10 @@ describe('push service (memory adapters)', () => {
     const a2 = await n.connect('ua');
     const b = await n.connect('ub');
     const other = await n.connect('ua', 'other-biz');
-    await n.push.joinRoom('b', 'r1', 'ua');
-    await n.push.push({ bizId: 'b', to: { room: 'r1' }, body: 1 }, 'test');
-    await n.push.leaveRoom('b', 'r1', 'ua');
-    await n.push.push({ bizId: 'b', to: { room: 'r1' }, body: 2 }, 'test');
+    await n.rooms.join('b', 'r1', 'ua');
+    await n.router.push({ bizId: 'b', to: { room: 'r1' }, body: 1 }, 'test');
+    await n.rooms.leave('b', 'r1', 'ua');
+    await n.router.push({ bizId: 'b', to: { room: 'r1' }, body: 2 }, 'test');
     await n.flush();
     assert.deepEqual(
       [a, a2, b, other].map(({ ws }) => pushes(ws).map((f) => f.body)),
@@ -210,9 +226,9 @@ describe('push service (memory adapters)', () => {
   });
 
   it('a link that connects after its user joined a room follows it', async () => {
-    await n.push.joinRoom('b', 'r2', 'uc');
+    await n.rooms.join('b', 'r2', 'uc');
     const c = await n.connect('uc');
-    await n.push.push({ bizId: 'b', to: { room: 'r2' }, body: 'hi' }, 'test');
+    await n.router.push({ bizId: 'b', to: { room: 'r2' }, body: 'hi' }, 'test');
     await n.flush();
     assert.deepEqual(
       pushes(c.ws).map((f) => [f.body, f.room]),

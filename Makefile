@@ -58,13 +58,11 @@ it: deps ## integration tests only
 e2e: deps ## e2e tests only
 	node scripts/run-tests.js e2e
 
-fmt: $(NODE_MODULES_STAMP) ## format the sources
-	npx prettier --write "src/**/*.ts" "test/**/*.ts"
-	npx prettier --no-config --write "bench/**/*.js"
+fmt: $(NODE_MODULES_STAMP) ## format the sources (npm run fmt is the same)
+	npm run fmt
 
-lint: $(NODE_MODULES_STAMP) ## type-check everything and check formatting
-	npx tsc -p tsconfig.json --noEmit
-	npx prettier --check "src/**/*.ts" "test/**/*.ts"
+lint: $(NODE_MODULES_STAMP) ## type-check, formatting, and no import cycle in the built code (npm run lint is the same)
+	npm run lint
 
 bench: build ## load test: gateway vs raw ws, a table (no pass/fail)
 	node bench/run.js

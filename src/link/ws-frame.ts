@@ -5,6 +5,12 @@
  * instead of ws framing it again per socket (a header allocation and a two-buffer writev).
  * Frames are written whole to the socket, so they interleave safely with ws's own control
  * frames (ping, close), which ws also writes whole; permessage-deflate is off.
+ *
+ * Why not ws's own `Sender.frame`: it returns the header and the payload as two buffers (for
+ * ws's writev) and first copies a string payload into a buffer, so one shared buffer per push
+ * would cost two allocations and two copies instead of one of each; it is also not part of
+ * ws's typed API (@types/ws does not declare it). The spec checks our frames against ws's
+ * own Receiver.
  */
 export function wsFrame(payload: Buffer | string, binary: boolean): Buffer {
   const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;

@@ -68,6 +68,41 @@ describe('config loader', () => {
     assert.ok(error.problems.length >= 6);
   });
 
+  it('says what is wrong with each value, and which variable sets it', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'gateway:\n  port: 70000\n  colour: blue\nlog:\n  level: loud\n');
+    let error: unknown;
+    try {
+      loadConfig({
+        cwd: dir,
+        env: { CONFIG_FILE: 'bad.yaml', GATEWAY_LINK_HEARTBEAT_MS: 'soon', GATEWAY_PUSH_CONCURRENCY: '1.5', GATEWAY_REDIS_URL: 'not a url' },
+      });
+    } catch (err) {
+      error = err;
+    }
+    assert.ok(error instanceof ConfigError);
+    const problem = (at: string) => {
+      const found = error.problems.filter((p) => p.startsWith(`${at}: `));
+      assert.equal(found.length, 1, `one problem for ${at} in:\n${error.message}`);
+      return found[0];
+    };
+    assert.match(problem('gateway.port'), /65535/);
+    assert.match(problem('gateway'), /colour/);
+    assert.match(problem('log.level'), /"info"/);
+    assert.match(problem('link.heartbeatMs'), /expected number, received string \(env GATEWAY_LINK_HEARTBEAT_MS\)$/);
+    assert.match(problem('push.concurrency'), /expected an integer, received 1\.5 \(env GATEWAY_PUSH_CONCURRENCY\)$/);
+    assert.match(problem('redis.url'), /URL/);
+  });
+
+  it('fills the defaults of a section given in part', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'part.yaml'), 'push:\n  topic: other\n');
+    const { config } = loadConfig({ cwd: dir, env: { CONFIG_FILE: 'part.yaml' } });
+    assert.equal(config.push.topic, 'other');
+    assert.equal(config.push.concurrency, 256);
+    assert.deepEqual(config.rooms.approvalBizIds, []);
+  });
+
   it('refuses a YAML file that does not parse, naming it', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'broken.yaml'), 'gateway: [unclosed\n');

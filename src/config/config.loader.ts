@@ -28,11 +28,29 @@ export const DEV_ADMIN_TOKEN = 'dev-only-admin-token';
 
 type Leaf = 'string' | 'number' | 'boolean' | 'array';
 
-function unwrap(schema: z.ZodTypeAny): z.ZodTypeAny {
+type Schema = z.core.$ZodType;
+
+/** The schema under its defaults and optionality: `.default(x)`, `.prefault(x)` and `.optional()` change no key's kind. */
+function unwrap(schema: Schema): Schema {
   for (;;) {
-    if (schema instanceof z.ZodDefault) schema = schema._def.innerType;
-    else if (schema instanceof z.ZodOptional) schema = schema.unwrap();
+    if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodOptional) schema = schema.unwrap();
     else return schema;
+  }
+}
+
+/** How a leaf's env variable is read; a schema kind with no reading from a string is a programming error. */
+function kindOf(schema: Schema, at: string): Leaf {
+  const type = schema._zod.def.type;
+  switch (type) {
+    case 'number':
+    case 'boolean':
+    case 'array':
+      return type;
+    case 'string': // also the string formats (z.url() and the like)
+    case 'enum':
+      return 'string';
+    default:
+      throw new Error(`config schema: ${at} is a ${type}, which no GATEWAY_* variable can set`);
   }
 }
 
@@ -41,14 +59,13 @@ const snake = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUppe
 /** Every leaf of the schema: its dotted path, its kind, and the env variable that overrides it. */
 export function configLeaves(): { path: string; kind: Leaf; env: string }[] {
   const out: { path: string; kind: Leaf; env: string }[] = [];
-  const walk = (schema: z.ZodTypeAny, at: string[]) => {
+  const walk = (schema: Schema, at: string[]) => {
     const s = unwrap(schema);
     if (s instanceof z.ZodObject) {
-      for (const [k, v] of Object.entries(s.shape as Record<string, z.ZodTypeAny>)) walk(v, [...at, k]);
+      for (const [k, v] of Object.entries(s.shape)) walk(v, [...at, k]);
       return;
     }
-    const kind: Leaf = s instanceof z.ZodNumber ? 'number' : s instanceof z.ZodBoolean ? 'boolean' : s instanceof z.ZodArray ? 'array' : 'string';
-    out.push({ path: at.join('.'), kind, env: 'GATEWAY_' + at.map(snake).join('_') });
+    out.push({ path: at.join('.'), kind: kindOf(s, at.join('.')), env: 'GATEWAY_' + at.map(snake).join('_') });
   };
   walk(configSchema, []);
   return out;
@@ -66,8 +83,11 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
 
 function fromEnv(kind: Leaf, raw: string): unknown {
   switch (kind) {
-    case 'number':
-      return raw.trim() === '' ? raw : Number(raw);
+    case 'number': {
+      // what is not a number stays the string the operator wrote: "expected number, received string"
+      const n = Number(raw);
+      return raw.trim() === '' || Number.isNaN(n) ? raw : n;
+    }
     case 'boolean':
       return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
     case 'array':
@@ -79,6 +99,10 @@ function fromEnv(kind: Leaf, raw: string): unknown {
       return raw;
   }
 }
+
+/** zod 4's own words, except where they leave an operator guessing ("expected int, received number" for 1.5). */
+const configMessage: z.core.$ZodErrorMap = (issue) =>
+  issue.code === 'invalid_type' && issue.expected === 'int' ? `expected an integer, received ${String(issue.input)}` : undefined;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -138,7 +162,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     setPath(raw, leaf.path, fromEnv(leaf.kind, value));
   }
 
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(raw, { error: configMessage });
   if (!result.success) {
     for (const issue of result.error.issues) {
       const at = issue.path.join('.') || '(root)';

@@ -3,11 +3,14 @@ import { z } from 'zod';
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().positive();
 const nonEmpty = z.string().min(1);
-const strictObject = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
+/** a section: unknown keys are refused, not dropped */
+const strictObject = z.strictObject;
 
 /**
  * Every setting of a node. Defaults make `embedded` mode run with no file at all; `cluster` mode
  * must name its Redis, Kafka and etcd and real secrets (see the refinements at the bottom).
+ * A section ends in `.prefault({})`: an absent section is parsed as `{}`, so its keys' defaults
+ * apply (zod 4's `.default({})` would hand back the bare `{}` unparsed).
  */
 export const configSchema = z
   .object({
@@ -18,23 +21,23 @@ export const configSchema = z
         .string()
         .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (1-64)')
         .optional(),
-    }).default({}),
+    }).prefault({}),
     gateway: strictObject({
       host: nonEmpty.default('127.0.0.1'),
       port: port.default(9002),
       path: z.string().startsWith('/').default('/ws'),
       /** the ws URL other parts advertise for this node; defaults to ws://<host>:<port><path> */
-      publicUrl: z.string().url().optional(),
+      publicUrl: z.url().optional(),
       /** links this node accepts before answering 503 */
       maxConnections: z.number().int().positive().default(10000),
-    }).default({}),
+    }).prefault({}),
     upgrader: strictObject({
       /** Origin header values allowed to upgrade; empty = any (non-browser clients send none) */
       allowedOrigins: z.array(nonEmpty).default([]),
       /** upgrades per source IP per window before 429 */
       ratePerIp: z.number().int().positive().default(100),
       rateWindowSec: z.number().int().positive().default(1),
-    }).default({}),
+    }).prefault({}),
     auth: strictObject({
       /** HS256 shared secret */
       jwtSecret: z.string().optional(),
@@ -49,7 +52,7 @@ export const configSchema = z
       clockToleranceSec: z.number().int().min(0).default(5),
       /** tokens without `exp` are refused unless this is set (development only) */
       allowNoExp: z.boolean().default(false),
-    }).default({}),
+    }).prefault({}),
     link: strictObject({
       heartbeatMs: ms.default(25000),
       /** pings left unanswered before the peer is taken for dead and terminated */
@@ -66,23 +69,23 @@ export const configSchema = z
         .int()
         .min(1024)
         .default(1024 * 1024),
-    }).default({}),
-    codec: strictObject({ default: z.enum(['json', 'protobuf']).default('json') }).default({}),
+    }).prefault({}),
+    codec: strictObject({ default: z.enum(['json', 'protobuf']).default('json') }).prefault({}),
     session: strictObject({
       cacheMax: z.number().int().positive().default(10000),
       cacheTtlMs: ms.default(5000),
-    }).default({}),
-    redis: strictObject({ url: z.string().url().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('gw:') }).default({}),
+    }).prefault({}),
+    redis: strictObject({ url: z.url().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('gw:') }).prefault({}),
     kafka: strictObject({
       brokers: z.array(nonEmpty).default(['127.0.0.1:9092']),
       clientId: nonEmpty.default('ws-gateway'),
-    }).default({}),
+    }).prefault({}),
     etcd: strictObject({
       endpoints: z.array(nonEmpty).default(['http://127.0.0.1:2379']),
       prefix: z.string().default('/gateway/nodes/'),
       leaseTtlSec: z.number().int().min(2).default(10),
       loadIntervalMs: ms.default(3000),
-    }).default({}),
+    }).prefault({}),
     push: strictObject({
       /** consume gateway.push from Kafka (cluster mode); off leaves only POST /api/push */
       consume: z.boolean().default(true),
@@ -115,26 +118,26 @@ export const configSchema = z
       consumers: z.number().int().min(1).max(16).default(2),
       /** records handled concurrently (different users); one user's records stay in order */
       concurrency: z.number().int().min(1).max(1024).default(256),
-    }).default({}),
+    }).prefault({}),
     mailbox: strictObject({
       maxEntries: z.number().int().min(1).default(100),
       ttlSec: z.number().int().min(1).default(1800),
       /** how long a mid is remembered to drop redeliveries */
       dedupTtlSec: z.number().int().min(1).default(600),
-    }).default({}),
+    }).prefault({}),
     rooms: strictObject({
       /** biz ids whose client joins need the backend's approval; others may join freely */
       approvalBizIds: z.array(nonEmpty).default([]),
-    }).default({}),
+    }).prefault({}),
     governance: strictObject({
       host: nonEmpty.default('127.0.0.1'),
       port: port.default(9003),
       adminToken: z.string().optional(),
       /** how long a health dependency may take to answer before it counts as down */
       healthTimeoutMs: ms.default(1500),
-    }).default({}),
-    shutdown: strictObject({ drainTimeoutMs: ms.default(10000) }).default({}),
-    log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({}),
+    }).prefault({}),
+    shutdown: strictObject({ drainTimeoutMs: ms.default(10000) }).prefault({}),
+    log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   })
   .strict();
 

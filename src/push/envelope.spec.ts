@@ -10,6 +10,34 @@ describe('push envelope', () => {
     }
   });
 
+  it('accepts join and leave without a body, and requires their room and users', () => {
+    for (const op of ['join', 'leave']) {
+      const r = parseEnvelope({ bizId: 'b', op, room: 'r', to: { users: ['u'] } });
+      assert.equal(r.ok, true, op);
+    }
+    const r = parseEnvelope({ bizId: 'b', op: 'join', to: { room: 'r' } });
+    assert.deepEqual(r.ok ? [] : r.problems, [
+      { field: 'room', message: 'required for op join' },
+      { field: 'to.users', message: 'required for op join' },
+    ]);
+  });
+
+  it('says what is wrong in words a caller can act on', () => {
+    const problems = (v: unknown) => {
+      const r = parseEnvelope(v);
+      assert.equal(r.ok, false);
+      return r.ok ? [] : r.problems.map((p) => `${p.field}: ${p.message}`);
+    };
+    assert.deepEqual(problems({ to: { users: ['u'] }, body: 1 }), ['bizId: required']);
+    assert.deepEqual(problems({ bizId: 'b', to: { users: ['u'] } }), ['body: required']);
+    assert.deepEqual(problems({ bizId: 'b', to: {}, body: 1 }), ['to: name exactly one of users, links, room, all']);
+    assert.deepEqual(problems({ bizId: 'b', to: { users: ['u'] }, body: 1, ttlSec: 1.5 }), ['ttlSec: must be a whole number of seconds']);
+    const [extra] = problems({ bizId: 'b', to: { users: ['u'] }, body: 1, colour: 'blue' });
+    assert.match(extra, /^\(body\): .*colour/);
+    const [bad] = problems({ bizId: 'b c', to: { users: ['u'] }, body: 1 });
+    assert.match(bad, /^bizId: must be 1-128 characters/);
+  });
+
   it('names the field at fault', () => {
     const fields = (v: unknown, at?: string) => {
       const r = parseEnvelope(v, at);

@@ -1,7 +1,10 @@
-import { z } from 'zod/v4';
+import { z } from 'zod';
 import { gateway } from '../codec/generated/frames';
 
-const id = z.string().regex(/^[\w.@:+-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . @ : + -');
+// zod 4 says "expected string, received undefined" for a missing key; "required" says it plainly
+const id = z
+  .string({ error: (issue) => (issue.input === undefined ? 'required' : undefined) })
+  .regex(/^[\w.@:+-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ . @ : + -');
 
 /**
  * A push envelope (DESIGN.md): the same shape on Kafka and on POST /api/push.
@@ -9,32 +12,30 @@ const id = z.string().regex(/^[\w.@:+-]{1,128}$/, 'must be 1-128 characters of l
  * `op` join / leave: add / remove `to.users` to / from `room` (no body).
  */
 export const envelopeSchema = z
-  .object({
+  .strictObject({
     mid: id.optional(),
     bizId: id,
     op: z.enum(['push', 'join', 'leave']).optional(),
     to: z
-      .object({
+      .strictObject({
         users: z.array(id).min(1).max(1000).optional(),
         links: z.array(z.string().min(1).max(64)).min(1).max(1000).optional(),
         room: id.optional(),
         all: z.literal(true).optional(),
       })
-      .strict()
-      .refine((t) => [t.users, t.links, t.room, t.all].filter((x) => x !== undefined).length === 1, {
-        message: 'name exactly one of users, links, room, all',
-      }),
+      .refine((t) => [t.users, t.links, t.room, t.all].filter((x) => x !== undefined).length === 1, 'name exactly one of users, links, room, all'),
     room: id.optional(),
-    body: z.unknown(),
+    // zod 4 requires a key whose schema is z.unknown() ("expected nonoptional"): join / leave carry
+    // no body, and a push without one is reported as "body: required" below
+    body: z.unknown().optional(),
     ttlSec: z
       .number()
-      .int()
+      .int('must be a whole number of seconds')
       .positive()
       .max(86400 * 7)
       .optional(),
     persist: z.boolean().optional(),
   })
-  .strict()
   .superRefine((e, ctx) => {
     const op = e.op ?? 'push';
     if (op === 'push') {

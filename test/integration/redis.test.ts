@@ -20,13 +20,16 @@ describe('redis session store (real Redis)', () => {
   let a: RedisSessionStore;
   let b: RedisSessionStore;
   let other: RedisConnection;
+  // the caches' clock, moved by the tests (not 0: lru-cache takes a start time of 0 for "no TTL")
+  let now = 1_000;
+  const clock = { now: () => now };
 
   before(async () => {
     redis = new RedisConnection(url, prefix);
     other = new RedisConnection(url, prefix);
     await Promise.all([redis.waitReady(3000), other.waitReady(3000)]);
-    a = new RedisSessionStore(redis, 100, 50);
-    b = new RedisSessionStore(other, 100, 50);
+    a = new RedisSessionStore(redis, 100, 50, clock);
+    b = new RedisSessionStore(other, 100, 50, clock);
   });
   after(async () => {
     const keys = await redis.command.keys(`${prefix}*`);
@@ -49,11 +52,18 @@ describe('redis session store (real Redis)', () => {
     const s = session({ userId: 'u-remove' });
     await a.put(s);
     assert.ok(await b.get(s.sid));
+    assert.deepEqual(
+      (await b.listByUser('b1', 'u-remove')).map((l) => l.sid),
+      [s.sid],
+    );
     await a.remove(s);
     assert.equal(await a.get(s.sid), undefined);
     assert.deepEqual(await a.listByUser('b1', 'u-remove'), []);
-    await new Promise((r) => setTimeout(r, 60)); // the cache TTL under test is 50 ms
+    // b answers from its cache until the TTL (50 ms here) has passed on its clock
+    assert.ok(await b.get(s.sid), 'within the TTL the other node still has its cached copy');
+    now += 51;
     assert.equal(await b.get(s.sid), undefined);
+    assert.deepEqual(await b.listByUser('b1', 'u-remove'), []);
   });
 
   it('pages through every session with filters, each exactly once', async () => {

@@ -18,14 +18,22 @@ export class RedisSessionStore extends SessionStore {
   private readonly bySid: LRUCache<string, Session | false>;
   private readonly byUser: LRUCache<string, Session[]>;
 
+  /**
+   * @param clock what the caches age their entries by, in milliseconds (default: the process's
+   *   monotonic clock). A clock passed in is read on every lookup, so a test that moves it sees
+   *   entries expire at once.
+   */
   constructor(
     private readonly redis: RedisConnection,
     cacheMax: number,
     cacheTtlMs: number,
+    clock?: { now(): number },
   ) {
     super();
-    this.bySid = new LRUCache({ max: cacheMax, ttl: cacheTtlMs });
-    this.byUser = new LRUCache({ max: cacheMax, ttl: cacheTtlMs });
+    // lru-cache reuses one reading of its clock for ttlResolution (1 ms of real time) by default
+    const timing = clock ? { perf: clock, ttlResolution: 0 } : {};
+    this.bySid = new LRUCache({ max: cacheMax, ttl: cacheTtlMs, ...timing });
+    this.byUser = new LRUCache({ max: cacheMax, ttl: cacheTtlMs, ...timing });
   }
 
   private get p(): string {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { CloseCode } from '../../src/link/close-codes';
-import { adminApi, AdminApi, http, metricValue, scrape } from '../fixtures/admin';
+import { adminApi, AdminApi, http, metricValueOr, scrape } from '../fixtures/admin';
 import { ADMIN_TOKEN, eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes, ETCD_ENDPOINT } from '../fixtures/infra';
 import { Claims, hsToken } from '../fixtures/tokens';
@@ -318,7 +318,8 @@ describe('cluster: push, kick, admin API, drain (two nodes sharing Redis and etc
       slow.client.pauseReading();
       // each round stays under the 64 KiB bound, so only the backlog of a link that does not read can pass it
       const big = 'x'.repeat(18 * 1024);
-      const dropped = async () => metricValue(await scrape(a.adminUrl), 'websocket_gateway_push_dropped_total', { reason: 'slow_consumer' });
+      // node a has dropped nothing for a slow consumer yet: the series is absent until the first drop (0)
+      const dropped = async () => metricValueOr(await scrape(a.adminUrl), 'websocket_gateway_push_dropped_total', { reason: 'slow_consumer' }, 0);
       const before = await dropped();
       const sentToFast: string[] = [];
       let rounds = 0;

@@ -22,6 +22,18 @@
  *   {cmd: 'fanoutStats', phase, stop} -> {ev: 'fanoutStats', phase, count, lat, lastUs, other}
  *       frames counted so far, sampled latencies (ms), µs of the last frame, sampled frames of
  *       another phase; stop: true ends the phase (frames go back to the normal path)
+ *   {cmd: 'uplink', phase, mode: 'rate', rate, durationMs, tickMs, body}
+ *   {cmd: 'uplink', phase, mode: 'window', window, durationMs, warmMs, body}
+ *       client requests: {"type":"req","id":"<n>","body":<body>} frames, each answered by
+ *       {"type":"ack","id":"<n>","code",...}; latency = µs of the ack's parse minus µs just
+ *       before the send, per id. 'rate': open loop, `rate`/s (this process's share) spread
+ *       round-robin over the open links, what is due every `tickMs` sent at once. 'window':
+ *       closed loop, every open link keeps `window` reqs outstanding (one more on each ack)
+ *       for `durationMs`; acks (and latencies) count after the first `warmMs`.
+ *       -> {ev: 'uplinkSent', phase, sent} once sending stopped
+ *   {cmd: 'uplinkCount', phase} -> {ev: 'uplinkCount', phase, acked, sent}
+ *   {cmd: 'uplinkStats', phase} -> {ev: 'uplinkStats', phase, sent, acked, ok, inWindow, lat,
+ *       codes, unknown, pending, firstUs, fromUs, endUs, lastUs, ...}; then forgets the phase
  *   {cmd: 'close'}          terminates every link and exits
  *
  * Push latency: the pusher puts {t: <µs of CLOCK_MONOTONIC>, p: <phase>} in the push body;
@@ -30,7 +42,7 @@
  */
 const jwt = require("jsonwebtoken");
 const WebSocket = require("ws");
-const { nowUs } = require("./lib/util");
+const { nowUs, pace, sleep } = require("./lib/util");
 
 const MAX_SAMPLES_PER_PHASE = 1_000_000;
 /** send each sample's send time with its stats (BENCH_DUMP; the Kafka scenarios ask for it) */
@@ -49,6 +61,9 @@ const PUSH_PREFIX = Buffer.from('{"type":"push",');
 const PL = PUSH_PREFIX.length;
 /** links waiting for a join ack: ws -> resolve(code) */
 const joinWaiters = new Map();
+/** the uplink phase being run, or null (see startUplink) */
+let up = null;
+let reqSeq = 0;
 
 /** The JSON frame, or undefined (counted as unexpected) when it is not JSON. */
 function parseFrame(data) {
@@ -120,7 +135,7 @@ function linkRequest(opts, user) {
   return { url: opts.url, headers: { Authorization: `Bearer ${token}` } };
 }
 
-/** Every frame of a link: pushes, join acks, `connected`. */
+/** Every frame of a link: pushes, acks (joins, uplink reqs), `connected`. */
 function onLinkMessage(ws, data, ctl) {
   if (
     fan !== null &&
@@ -142,7 +157,7 @@ function onAck(ws, frame) {
   if (w && frame.id === w.id) {
     joinWaiters.delete(ws);
     w.resolve(frame.code);
-  }
+  } else if (!w) onUplinkAck(ws, frame);
 }
 
 /** Opens one link; resolves true once `connected` arrived, false on any failure or timeout. */
@@ -275,6 +290,108 @@ async function join(opts) {
   send({ ev: "joined", ok, failed, codes, ms: Date.now() - started });
 }
 
+// ---------------------------------------------------------------- uplink req -> ack
+
+function startUplink(m) {
+  const firstUs = nowUs();
+  up = {
+    phase: m.phase,
+    mode: m.mode,
+    body: JSON.stringify(m.body ?? {}),
+    /** id -> µs just before its req was sent */
+    pending: new Map(),
+    lat: [],
+    sent: 0,
+    acked: 0,
+    ok: 0,
+    inWindow: 0,
+    codes: {},
+    unknown: 0,
+    notOpen: 0,
+    stopped: false,
+    firstUs,
+    /** acks (and their latency) count from here: after the closed loop's warm-up */
+    fromUs: firstUs + (m.warmMs || 0) * 1000,
+    endUs: 0,
+    lastUs: 0,
+  };
+  return links.filter((ws) => ws.readyState === WebSocket.OPEN);
+}
+
+function sendReq(ws) {
+  if (ws.readyState !== WebSocket.OPEN) {
+    up.notOpen++;
+    return;
+  }
+  const id = String(++reqSeq);
+  up.pending.set(id, nowUs());
+  ws.send(`{"type":"req","id":"${id}","body":${up.body}}`);
+  up.sent++;
+}
+
+function onUplinkAck(ws, frame) {
+  const u = up;
+  const sentUs = u ? u.pending.get(frame.id) : undefined;
+  if (sentUs === undefined) {
+    if (u) u.unknown++;
+    else unexpected++;
+    return;
+  }
+  const now = nowUs();
+  u.pending.delete(frame.id);
+  u.acked++;
+  u.lastUs = now;
+  if (frame.code === 0) u.ok++;
+  else u.codes[frame.code] = (u.codes[frame.code] || 0) + 1;
+  const counted = now >= u.fromUs && !u.stopped;
+  if (counted) u.inWindow++;
+  if ((u.mode === "rate" || counted) && u.lat.length < MAX_SAMPLES_PER_PHASE)
+    u.lat.push((now - sentUs) / 1000);
+  if (u.mode === "window" && !u.stopped) sendReq(ws);
+}
+
+/** Open loop: `rate`/s round-robin over the open links for `durationMs`. */
+async function uplinkRate(m) {
+  const open = startUplink(m);
+  if (!open.length) throw new Error("no open link");
+  let next = 0;
+  await pace(m.rate, m.durationMs, m.tickMs, (due) => {
+    for (let i = 0; i < due; i++) sendReq(open[next++ % open.length]);
+  });
+  up.stopped = true;
+  up.endUs = nowUs();
+}
+
+/** Closed loop: every open link keeps `window` reqs outstanding for `durationMs`. */
+async function uplinkWindow(m) {
+  const open = startUplink(m);
+  if (!open.length) throw new Error("no open link");
+  for (const ws of open) for (let i = 0; i < m.window; i++) sendReq(ws);
+  await sleep(m.durationMs);
+  up.stopped = true;
+  up.endUs = nowUs();
+}
+
+async function uplink(m) {
+  await (m.mode === "window" ? uplinkWindow(m) : uplinkRate(m));
+  send({ ev: "uplinkSent", phase: m.phase, sent: up.sent });
+}
+
+function uplinkStats(m) {
+  const u = up && up.phase === m.phase ? up : null;
+  if (u) up = null;
+  const { pending, body, ...rest } = u || { pending: new Map(), lat: [] };
+  send({
+    ...rest,
+    ev: "uplinkStats",
+    phase: m.phase,
+    pending: pending.size,
+    lost: lost.length,
+    lostCodes: [...new Set(lost)],
+    unexpected,
+  });
+}
+
 // ---------------------------------------------------------------- commands
 
 function stats(m) {
@@ -349,6 +466,15 @@ const COMMANDS = {
   join: reportErrors(join),
   fanout: startFanout,
   fanoutStats,
+  uplink: reportErrors(uplink),
+  uplinkCount: (m) =>
+    send({
+      ev: "uplinkCount",
+      phase: m.phase,
+      acked: up && up.phase === m.phase ? up.acked : 0,
+      sent: up && up.phase === m.phase ? up.sent : 0,
+    }),
+  uplinkStats,
   close,
 };
 

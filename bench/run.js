@@ -29,8 +29,18 @@
  * BENCH_HEAP_SNAPSHOTS (dir: heap snapshots of each server at 0 links and with all links)
  * BENCH_DEBUG_MEM (1: log every memory reading with V8's heap spaces)
  * BENCH_DUMP (file: append every push sample as [send µs, latency ms] per phase)
- * BENCH_ONLY (raw,gateway,cluster,kafka,fanout: the targets to run) BENCH_GATEWAY_NODE_ARGS
+ * BENCH_ONLY (raw,gateway,cluster,uplink,kafka,fanout: the targets to run) BENCH_GATEWAY_NODE_ARGS
  * (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+ *
+ * Uplink scenario (bench/uplink-bench.js, a table of its own; BENCH_ONLY value `uplink`):
+ *   clients send `req {id, body}` frames, the gateway (embedded mode, its built-in echo backend)
+ *   answers `ack {id, code, body}`; the same against the raw ws server answering each req with
+ *   an ack of the same shape (RAW_UPLINK=1). Per server: acks/s and send -> ack latency at each
+ *   fixed offered rate (open loop), then the max sustained rate (closed loop: each link keeps a
+ *   window of reqs outstanding); gateway ÷ raw ratios.
+ *   knobs: BENCH_UPLINK_LINKS (1000) BENCH_UPLINK_RATES (2000,5000) BENCH_UPLINK_PHASE_MS
+ *   (10000) BENCH_UPLINK_WINDOW (reqs outstanding per link, 4) BENCH_UPLINK_MAX_MS (10000)
+ *   BENCH_UPLINK_GW_PORT (9232) BENCH_UPLINK_GOV_PORT (9233) BENCH_UPLINK_RAW_PORT (9122)
  *
  * Kafka scenarios (bench/kafka-bench.js, a second table; need Redis, etcd and Kafka):
  *   kafka   unicast pushes produced to Kafka (kafkajs, own process) -> one cluster-mode gateway
@@ -84,6 +94,7 @@ const {
 const report = require("./lib/report");
 const { mib, kib, ms } = report;
 const kafkaBench = require("./kafka-bench");
+const uplinkBench = require("./uplink-bench");
 
 installCleanup(CFG.deadlineMs);
 
@@ -627,6 +638,7 @@ async function main() {
   const started = Date.now();
   const { results, clusterNote } = await runPushTargets();
   const extras = [];
+  if (CFG.only.has("uplink")) extras.push(await uplinkBench.runUplink());
   const wantKafka = CFG.only.has("kafka");
   const wantFanout = CFG.only.has("fanout");
   if (wantKafka || wantFanout)

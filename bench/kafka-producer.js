@@ -20,13 +20,13 @@
  */
 const { Kafka, logLevel, CompressionTypes, Partitioners } = require("kafkajs");
 
+const { sleep, nowUs, pct, pace } = require("./lib/util");
+
 let kafka;
 let producer;
 let admin;
 
 const send = (m) => process.connected && process.send(m);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 async function connect(brokers) {
   if (kafka) return;
@@ -46,23 +46,22 @@ async function connect(brokers) {
   await Promise.all([producer.connect(), admin.connect()]);
 }
 
-async function setup({ brokers, topics, partitions, groupId }) {
-  const t0 = Date.now();
-  await connect(brokers);
-  // offsets a previous run committed (fails while a member is still in the group: harmless,
-  // the topics are recreated below anyway)
-  await admin.deleteGroups([groupId]).catch(() => undefined);
+/** Deletes the topics a previous run left and waits until the broker has let go of the names. */
+async function deleteStale(topics) {
   const existing = new Set(await admin.listTopics());
   const stale = topics.filter((t) => existing.has(t));
-  if (stale.length) {
-    await admin.deleteTopics({ topics: stale, timeout: 10000 });
-    // deletion is asynchronous on the broker: wait until the names are free
-    for (let i = 0; i < 100; i++) {
-      const left = new Set(await admin.listTopics());
-      if (!stale.some((t) => left.has(t))) break;
-      await sleep(100);
-    }
+  if (!stale.length) return;
+  await admin.deleteTopics({ topics: stale, timeout: 10000 });
+  // deletion is asynchronous on the broker: wait until the names are free
+  for (let i = 0; i < 100; i++) {
+    const left = new Set(await admin.listTopics());
+    if (!stale.some((t) => left.has(t))) break;
+    await sleep(100);
   }
+}
+
+/** Creates the missing topics, retrying while the broker still deletes them; the last error. */
+async function createTopics(topics, partitions) {
   let lastErr;
   for (let i = 0; i < 50; i++) {
     try {
@@ -87,6 +86,17 @@ async function setup({ brokers, topics, partitions, groupId }) {
       await sleep(200);
     }
   }
+  return lastErr;
+}
+
+async function setup({ brokers, topics, partitions, groupId }) {
+  const t0 = Date.now();
+  await connect(brokers);
+  // offsets a previous run committed (fails while a member is still in the group: harmless,
+  // the topics are recreated below anyway)
+  await admin.deleteGroups([groupId]).catch(() => undefined);
+  await deleteStale(topics);
+  const lastErr = await createTopics(topics, partitions);
   const meta = await admin.fetchTopicMetadata({ topics });
   for (const t of meta.topics)
     if (t.partitions.length !== partitions)
@@ -113,113 +123,103 @@ async function lagOf(topic, groupId) {
   return lag;
 }
 
-const { pct } = require("./stats");
+/** Appends [ms since t0, lag] to `lag` every 500 ms, one admin round trip at a time, until stop(). */
+function lagSampler(m, t0, lag) {
+  let sampling = true;
+  const sample = async () => {
+    try {
+      lag.push([
+        Math.round(performance.now() - t0),
+        await lagOf(m.topic, m.groupId),
+      ]);
+    } catch {
+      /* a missed sample */
+    }
+  };
+  const done = (async () => {
+    while (sampling) {
+      await sample();
+      await sleep(500);
+    }
+  })();
+  return async () => {
+    sampling = false;
+    await done;
+    await sample(); // the final sample
+  };
+}
+
+/** The `n` messages of one send: envelopes to random users of m.users, or to the room. */
+function batchMessages(m, n) {
+  const prefix = `{"bizId":${JSON.stringify(m.biz)},"to":`;
+  const body = `{"t":${nowUs()},"p":${m.phase}}`;
+  const messages = new Array(n);
+  const users = m.users || [];
+  for (let i = 0; i < n; i++) {
+    if (m.kind === "room")
+      messages[i] = {
+        key: m.room,
+        value: `${prefix}{"room":${JSON.stringify(m.room)}},"body":${body}}`,
+      };
+    else {
+      const u = `u${users[(Math.random() * users.length) | 0]}`;
+      messages[i] = {
+        key: u,
+        value: `${prefix}{"users":["${u}"]},"body":${body}}`,
+      };
+    }
+  }
+  return messages;
+}
+
+/** One producer.send of the batch, counted in `st`; its round trip into `rtts`. */
+function sendBatch(m, n, st, rtts, flow) {
+  const messages = batchMessages(m, n);
+  flow.inflight++;
+  const at = performance.now();
+  producer
+    .send({
+      topic: m.topic,
+      acks: 1,
+      compression: CompressionTypes.None,
+      messages,
+    })
+    .then(() => {
+      st.sent += n;
+      rtts.push(performance.now() - at);
+    })
+    .catch((err) => {
+      st.errors++;
+      st.errorSample ??= err.message;
+    })
+    .finally(() => {
+      flow.inflight--;
+      if (flow.finished && flow.inflight === 0) flow.idle();
+    });
+}
 
 async function run(m) {
   const st = { sent: 0, skipped: 0, errors: 0, errorSample: undefined };
   const rtts = [];
   const lag = [];
-  let inflight = 0;
-  let idle;
-  const allAnswered = new Promise((r) => (idle = r));
-  let finished = false;
-  const users = m.users || [];
-  const prefix = `{"bizId":${JSON.stringify(m.biz)},"to":`;
-  const roomTo = `{"room":${JSON.stringify(m.room)}}`;
+  const flow = { inflight: 0, finished: false };
+  const allAnswered = new Promise((r) => (flow.idle = r));
   const t0 = performance.now();
   const firstUs = nowUs();
-
-  // lag sampler: one admin round trip at a time, every 500 ms, until the run ends
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      try {
-        lag.push([
-          Math.round(performance.now() - t0),
-          await lagOf(m.topic, m.groupId),
-        ]);
-      } catch {
-        /* a missed sample */
-      }
-      await sleep(500);
-    }
-  })();
-
-  const sendBatch = (n) => {
-    const t = nowUs();
-    const body = `{"t":${t},"p":${m.phase}}`;
-    const messages = new Array(n);
-    for (let i = 0; i < n; i++) {
-      if (m.kind === "room")
-        messages[i] = {
-          key: m.room,
-          value: `${prefix}${roomTo},"body":${body}}`,
-        };
-      else {
-        const u = `u${users[(Math.random() * users.length) | 0]}`;
-        messages[i] = {
-          key: u,
-          value: `${prefix}{"users":["${u}"]},"body":${body}}`,
-        };
-      }
-    }
-    inflight++;
-    const at = performance.now();
-    producer
-      .send({
-        topic: m.topic,
-        acks: 1,
-        compression: CompressionTypes.None,
-        messages,
-      })
-      .then(() => {
-        st.sent += n;
-        rtts.push(performance.now() - at);
-      })
-      .catch((err) => {
-        st.errors++;
-        st.errorSample ??= err.message;
-      })
-      .finally(() => {
-        inflight--;
-        if (finished && inflight === 0) idle();
-      });
-  };
-
-  let accounted = 0;
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = Math.min(m.durationMs, performance.now() - t0);
-      const due = Math.floor((m.rate * elapsed) / 1000) - accounted;
-      if (due > 0) {
-        if (inflight >= m.maxInflight) st.skipped += due;
-        else sendBatch(due);
-        accounted += due;
-      }
-      if (elapsed >= m.durationMs) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, m.tickMs);
+  const stopSampler = lagSampler(m, t0, lag);
+  const offered = await pace(m.rate, m.durationMs, m.tickMs, (due) => {
+    if (flow.inflight >= m.maxInflight) st.skipped += due;
+    else sendBatch(m, due, st, rtts, flow);
   });
   const endUs = nowUs();
-  finished = true;
-  if (inflight > 0) await Promise.race([allAnswered, sleep(15000)]);
-  sampling = false;
-  await sampler;
-  try {
-    lag.push([
-      Math.round(performance.now() - t0),
-      await lagOf(m.topic, m.groupId),
-    ]);
-  } catch {
-    /* no final sample */
-  }
+  flow.finished = true;
+  if (flow.inflight > 0) await Promise.race([allAnswered, sleep(15000)]);
+  await stopSampler();
   rtts.sort((a, b) => a - b);
   return {
     phase: m.phase,
     ...st,
-    offered: accounted,
+    offered,
     sendMs: [pct(rtts, 0.5), pct(rtts, 0.99)],
     lag,
     firstUs,

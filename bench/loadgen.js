@@ -22,6 +22,18 @@
  *   {cmd: 'fanoutStats', phase, stop} -> {ev: 'fanoutStats', phase, count, lat, lastUs, other}
  *       frames counted so far, sampled latencies (ms), µs of the last frame, sampled frames of
  *       another phase; stop: true ends the phase (frames go back to the normal path)
+ *   {cmd: 'uplink', phase, mode: 'rate', rate, durationMs, tickMs, body}
+ *   {cmd: 'uplink', phase, mode: 'window', window, durationMs, warmMs, body}
+ *       client requests: {"type":"req","id":"<n>","body":<body>} frames, each answered by
+ *       {"type":"ack","id":"<n>","code",...}; latency = µs of the ack's parse minus µs just
+ *       before the send, per id. 'rate': open loop, `rate`/s (this process's share) spread
+ *       round-robin over the open links, what is due every `tickMs` sent at once. 'window':
+ *       closed loop, every open link keeps `window` reqs outstanding (one more on each ack)
+ *       for `durationMs`; acks (and latencies) count after the first `warmMs`.
+ *       -> {ev: 'uplinkSent', phase, sent} once sending stopped
+ *   {cmd: 'uplinkCount', phase} -> {ev: 'uplinkCount', phase, acked, sent}
+ *   {cmd: 'uplinkStats', phase} -> {ev: 'uplinkStats', phase, sent, acked, ok, inWindow, lat,
+ *       codes, unknown, pending, firstUs, fromUs, endUs, lastUs, ...}; then forgets the phase
  *   {cmd: 'close'}          terminates every link and exits
  *
  * Push latency: the pusher puts {t: <µs of CLOCK_MONOTONIC>, p: <phase>} in the push body;
@@ -30,11 +42,11 @@
  */
 const jwt = require("jsonwebtoken");
 const WebSocket = require("ws");
+const { nowUs, pace, sleep } = require("./lib/util");
 
 const MAX_SAMPLES_PER_PHASE = 1_000_000;
 /** send each sample's send time with its stats (BENCH_DUMP; the Kafka scenarios ask for it) */
 const DUMP = Boolean(process.env.BENCH_DUMP);
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const links = [];
 const phases = new Map(); // phase -> {lat: ms[] of first receipts, mids, dups, lastUs}
@@ -49,6 +61,9 @@ const PUSH_PREFIX = Buffer.from('{"type":"push",');
 const PL = PUSH_PREFIX.length;
 /** links waiting for a join ack: ws -> resolve(code) */
 const joinWaiters = new Map();
+/** the uplink phase being run, or null (see startUplink) */
+let up = null;
+let reqSeq = 0;
 
 /** The JSON frame, or undefined (counted as unexpected) when it is not JSON. */
 function parseFrame(data) {
@@ -78,6 +93,14 @@ function send(msg) {
   if (process.connected) process.send(msg);
 }
 
+const newPhase = () => ({
+  lat: [],
+  sent: [],
+  mids: new Set(),
+  dups: 0,
+  lastUs: 0,
+});
+
 function onPush(mid, body) {
   if (!body || typeof body.t !== "number") {
     unexpected++;
@@ -85,11 +108,7 @@ function onPush(mid, body) {
   }
   const now = nowUs();
   let ph = phases.get(body.p);
-  if (!ph)
-    phases.set(
-      body.p,
-      (ph = { lat: [], sent: [], mids: new Set(), dups: 0, lastUs: 0 }),
-    );
+  if (!ph) phases.set(body.p, (ph = newPhase()));
   if (ph.mids.has(mid)) {
     ph.dups++;
     return;
@@ -102,22 +121,50 @@ function onPush(mid, body) {
   }
 }
 
+// ---------------------------------------------------------------- links
+
+/** The upgrade URL and headers of user `user`'s link: a token for the gateway, ?user= for raw. */
+function linkRequest(opts, user) {
+  if (opts.target === "raw")
+    return { url: `${opts.url}?user=${user}`, headers: {} };
+  const token = jwt.sign(
+    { sub: user, biz: opts.biz, exp: Math.floor(Date.now() / 1000) + 3600 },
+    opts.secret,
+    { algorithm: "HS256" },
+  );
+  return { url: opts.url, headers: { Authorization: `Bearer ${token}` } };
+}
+
+/** Every frame of a link: pushes, acks (joins, uplink reqs), `connected`. */
+function onLinkMessage(ws, data, ctl) {
+  if (
+    fan !== null &&
+    data.length > PL &&
+    data.compare(PUSH_PREFIX, 0, PL, 0, PL) === 0
+  ) {
+    onFanFrame(data);
+    return;
+  }
+  const frame = parseFrame(data);
+  if (frame === undefined) return;
+  if (frame.type === "push") onPush(frame.mid, frame.body);
+  else if (frame.type === "ack") onAck(ws, frame);
+  else if (frame.type === "connected") ctl.connected();
+}
+
+function onAck(ws, frame) {
+  const w = joinWaiters.get(ws);
+  if (w && frame.id === w.id) {
+    joinWaiters.delete(ws);
+    w.resolve(frame.code);
+  } else if (!w) onUplinkAck(ws, frame);
+}
+
 /** Opens one link; resolves true once `connected` arrived, false on any failure or timeout. */
 function openOne(opts, userIndex, localAddress, errors) {
   return new Promise((resolve) => {
     const user = `u${userIndex}`;
-    let url;
-    const headers = {};
-    if (opts.target === "raw") url = `${opts.url}?user=${user}`;
-    else {
-      url = opts.url;
-      const token = jwt.sign(
-        { sub: user, biz: opts.biz, exp: Math.floor(Date.now() / 1000) + 3600 },
-        opts.secret,
-        { algorithm: "HS256" },
-      );
-      headers.Authorization = `Bearer ${token}`;
-    }
+    const { url, headers } = linkRequest(opts, user);
     let settled = false;
     const ws = new WebSocket(url, {
       headers,
@@ -142,37 +189,20 @@ function openOne(opts, userIndex, localAddress, errors) {
       ws.terminate();
       done(false);
     }
+    const ctl = {
+      connected: () => {
+        if (settled) return;
+        links.push(ws);
+        done(true);
+      },
+    };
     ws.on("unexpected-response", (_req, res) => fail(`HTTP ${res.statusCode}`));
     ws.on("error", (err) => fail(err.message));
     ws.on("close", (code) => {
       if (!settled) fail(`closed ${code} before connected`);
       else if (!closing) lost.push(code);
     });
-    ws.on("message", (data) => {
-      if (
-        fan !== null &&
-        data.length > PL &&
-        data.compare(PUSH_PREFIX, 0, PL, 0, PL) === 0
-      ) {
-        onFanFrame(data);
-        return;
-      }
-      const frame = parseFrame(data);
-      if (frame === undefined) return;
-      if (frame.type === "push") onPush(frame.mid, frame.body);
-      else if (frame.type === "ack" && joinWaiters.has(ws)) {
-        const w = joinWaiters.get(ws);
-        if (frame.id === w.id) {
-          joinWaiters.delete(ws);
-          w.resolve(frame.code);
-        }
-      } else if (frame.type === "connected") {
-        if (!settled) {
-          links.push(ws);
-          done(true);
-        }
-      }
-    });
+    ws.on("message", (data) => onLinkMessage(ws, data, ctl));
   });
 }
 
@@ -207,6 +237,27 @@ async function open(opts) {
   });
 }
 
+// ---------------------------------------------------------------- rooms
+
+/** Sends the join frame on `ws`; resolves with the ack code, "timeout" or "closed". */
+function joinOne(ws, id, frame, timeoutMs) {
+  return new Promise((resolve) => {
+    if (ws.readyState !== WebSocket.OPEN) return resolve("closed");
+    const timer = setTimeout(() => {
+      joinWaiters.delete(ws);
+      resolve("timeout");
+    }, timeoutMs);
+    joinWaiters.set(ws, {
+      id,
+      resolve: (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      },
+    });
+    ws.send(frame);
+  });
+}
+
 /** Every open link joins `room`; resolves with how many got ack code 0. */
 async function join(opts) {
   const started = Date.now();
@@ -217,25 +268,14 @@ async function join(opts) {
   let failed = 0;
   let next = 0;
   const todo = links.slice();
-  const joinOne = (ws) =>
-    new Promise((resolve) => {
-      if (ws.readyState !== WebSocket.OPEN) return resolve("closed");
-      const timer = setTimeout(() => {
-        joinWaiters.delete(ws);
-        resolve("timeout");
-      }, opts.timeoutMs || 15000);
-      joinWaiters.set(ws, {
-        id,
-        resolve: (code) => {
-          clearTimeout(timer);
-          resolve(code);
-        },
-      });
-      ws.send(frame);
-    });
   const worker = async () => {
     while (next < todo.length) {
-      const code = await joinOne(todo[next++]);
+      const code = await joinOne(
+        todo[next++],
+        id,
+        frame,
+        opts.timeoutMs || 15000,
+      );
       codes[code] = (codes[code] || 0) + 1;
       if (code === 0) ok++;
       else failed++;
@@ -250,87 +290,197 @@ async function join(opts) {
   send({ ev: "joined", ok, failed, codes, ms: Date.now() - started });
 }
 
+// ---------------------------------------------------------------- uplink req -> ack
+
+function startUplink(m) {
+  const firstUs = nowUs();
+  up = {
+    phase: m.phase,
+    mode: m.mode,
+    body: JSON.stringify(m.body ?? {}),
+    /** id -> µs just before its req was sent */
+    pending: new Map(),
+    lat: [],
+    sent: 0,
+    acked: 0,
+    ok: 0,
+    inWindow: 0,
+    codes: {},
+    unknown: 0,
+    notOpen: 0,
+    stopped: false,
+    firstUs,
+    /** acks (and their latency) count from here: after the closed loop's warm-up */
+    fromUs: firstUs + (m.warmMs || 0) * 1000,
+    endUs: 0,
+    lastUs: 0,
+  };
+  return links.filter((ws) => ws.readyState === WebSocket.OPEN);
+}
+
+function sendReq(ws) {
+  if (ws.readyState !== WebSocket.OPEN) {
+    up.notOpen++;
+    return;
+  }
+  const id = String(++reqSeq);
+  up.pending.set(id, nowUs());
+  ws.send(`{"type":"req","id":"${id}","body":${up.body}}`);
+  up.sent++;
+}
+
+function onUplinkAck(ws, frame) {
+  const u = up;
+  const sentUs = u ? u.pending.get(frame.id) : undefined;
+  if (sentUs === undefined) {
+    if (u) u.unknown++;
+    else unexpected++;
+    return;
+  }
+  const now = nowUs();
+  u.pending.delete(frame.id);
+  u.acked++;
+  u.lastUs = now;
+  if (frame.code === 0) u.ok++;
+  else u.codes[frame.code] = (u.codes[frame.code] || 0) + 1;
+  const counted = now >= u.fromUs && !u.stopped;
+  if (counted) u.inWindow++;
+  if ((u.mode === "rate" || counted) && u.lat.length < MAX_SAMPLES_PER_PHASE)
+    u.lat.push((now - sentUs) / 1000);
+  if (u.mode === "window" && !u.stopped) sendReq(ws);
+}
+
+/** Open loop: `rate`/s round-robin over the open links for `durationMs`. */
+async function uplinkRate(m) {
+  const open = startUplink(m);
+  if (!open.length) throw new Error("no open link");
+  let next = 0;
+  await pace(m.rate, m.durationMs, m.tickMs, (due) => {
+    for (let i = 0; i < due; i++) sendReq(open[next++ % open.length]);
+  });
+  up.stopped = true;
+  up.endUs = nowUs();
+}
+
+/** Closed loop: every open link keeps `window` reqs outstanding for `durationMs`. */
+async function uplinkWindow(m) {
+  const open = startUplink(m);
+  if (!open.length) throw new Error("no open link");
+  for (const ws of open) for (let i = 0; i < m.window; i++) sendReq(ws);
+  await sleep(m.durationMs);
+  up.stopped = true;
+  up.endUs = nowUs();
+}
+
+async function uplink(m) {
+  await (m.mode === "window" ? uplinkWindow(m) : uplinkRate(m));
+  send({ ev: "uplinkSent", phase: m.phase, sent: up.sent });
+}
+
+function uplinkStats(m) {
+  const u = up && up.phase === m.phase ? up : null;
+  if (u) up = null;
+  const { pending, body, ...rest } = u || { pending: new Map(), lat: [] };
+  send({
+    ...rest,
+    ev: "uplinkStats",
+    phase: m.phase,
+    pending: pending.size,
+    lost: lost.length,
+    lostCodes: [...new Set(lost)],
+    unexpected,
+  });
+}
+
+// ---------------------------------------------------------------- commands
+
+function stats(m) {
+  const ph = phases.get(m.phase) || newPhase();
+  phases.delete(m.phase);
+  send({
+    ev: "stats",
+    phase: m.phase,
+    count: ph.mids.size,
+    lat: ph.lat,
+    sent: DUMP || m.withSent ? ph.sent : undefined,
+    dups: ph.dups,
+    lastUs: ph.lastUs,
+    unexpected,
+    lost: lost.length,
+    lostCodes: [...new Set(lost)],
+  });
+}
+
+function startFanout(m) {
+  fan = {
+    phase: m.phase,
+    sampleEvery: Math.max(1, m.sampleEvery || 1),
+    count: 0,
+    lat: [],
+    lastUs: 0,
+    other: 0,
+  };
+  send({ ev: "fanout", phase: m.phase });
+}
+
+function fanoutStats(m) {
+  const f =
+    fan && fan.phase === m.phase
+      ? fan
+      : { count: 0, lat: [], lastUs: 0, other: 0 };
+  if (m.stop && fan === f) fan = null;
+  send({
+    ev: "fanoutStats",
+    phase: m.phase,
+    count: f.count,
+    lat: m.withLat ? f.lat : [],
+    lastUs: f.lastUs,
+    other: f.other,
+    lost: lost.length,
+    lostCodes: [...new Set(lost)],
+  });
+}
+
+function close() {
+  closing = true;
+  for (const ws of links) ws.terminate();
+  links.length = 0;
+  setImmediate(() => process.exit(0));
+}
+
+/** an async command: its failure goes back as {ev: 'error'} */
+const reportErrors = (f) => (m) =>
+  f(m).catch((err) =>
+    send({ ev: "error", cmd: m.cmd, message: err.stack || String(err) }),
+  );
+
+const COMMANDS = {
+  open: reportErrors(open),
+  count: (m) =>
+    send({
+      ev: "count",
+      phase: m.phase,
+      count: phases.has(m.phase) ? phases.get(m.phase).mids.size : 0,
+    }),
+  stats,
+  join: reportErrors(join),
+  fanout: startFanout,
+  fanoutStats,
+  uplink: reportErrors(uplink),
+  uplinkCount: (m) =>
+    send({
+      ev: "uplinkCount",
+      phase: m.phase,
+      acked: up && up.phase === m.phase ? up.acked : 0,
+      sent: up && up.phase === m.phase ? up.sent : 0,
+    }),
+  uplinkStats,
+  close,
+};
+
 process.on("message", (m) => {
   if (!m || typeof m.cmd !== "string") return;
-  switch (m.cmd) {
-    case "open":
-      open(m).catch((err) =>
-        send({ ev: "error", message: err.stack || String(err) }),
-      );
-      break;
-    case "count":
-      send({
-        ev: "count",
-        phase: m.phase,
-        count: phases.has(m.phase) ? phases.get(m.phase).mids.size : 0,
-      });
-      break;
-    case "stats": {
-      const ph = phases.get(m.phase) || {
-        lat: [],
-        sent: [],
-        mids: new Set(),
-        dups: 0,
-        lastUs: 0,
-      };
-      phases.delete(m.phase);
-      send({
-        ev: "stats",
-        phase: m.phase,
-        count: ph.mids.size,
-        lat: ph.lat,
-        sent: DUMP || m.withSent ? ph.sent : undefined,
-        dups: ph.dups,
-        lastUs: ph.lastUs,
-        unexpected,
-        lost: lost.length,
-        lostCodes: [...new Set(lost)],
-      });
-      break;
-    }
-    case "join":
-      join(m).catch((err) =>
-        send({ ev: "error", message: err.stack || String(err) }),
-      );
-      break;
-    case "fanout":
-      fan = {
-        phase: m.phase,
-        sampleEvery: Math.max(1, m.sampleEvery || 1),
-        count: 0,
-        lat: [],
-        lastUs: 0,
-        other: 0,
-      };
-      send({ ev: "fanout", phase: m.phase });
-      break;
-    case "fanoutStats": {
-      const f =
-        fan && fan.phase === m.phase
-          ? fan
-          : { count: 0, lat: [], lastUs: 0, other: 0 };
-      if (m.stop && fan === f) fan = null;
-      send({
-        ev: "fanoutStats",
-        phase: m.phase,
-        count: f.count,
-        lat: m.withLat ? f.lat : [],
-        lastUs: f.lastUs,
-        other: f.other,
-        lost: lost.length,
-        lostCodes: [...new Set(lost)],
-      });
-      break;
-    }
-    case "close":
-      closing = true;
-      for (const ws of links) ws.terminate();
-      links.length = 0;
-      setImmediate(() => process.exit(0));
-      break;
-    default:
-      break;
-  }
+  if (Object.hasOwn(COMMANDS, m.cmd)) COMMANDS[m.cmd](m);
 });
 
 // the runner went away: do not linger holding sockets

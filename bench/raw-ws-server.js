@@ -14,6 +14,11 @@
  *                        {links, frames, skipped}
  *   GET  /rss            {rss, heapUsed, links} of this process
  *   GET  /health         {status: "ok", links}
+ *   RAW_UPLINK=1         each client frame {"type":"req","id","body"} is answered on its link by
+ *                        {"type":"ack","id","code":0,"body"} (parse, build the ack, send): the
+ *                        floor of the gateway's req -> backend -> ack path (its echo backend
+ *                        answers the same). Off by default, so the other scenarios' links carry
+ *                        no message listener.
  * No auth, no heartbeat, no metrics: the floor a gateway's cost is measured against.
  */
 const http = require("node:http");
@@ -23,6 +28,7 @@ const { WebSocketServer, Sender } = require("ws");
 const host = process.env.RAW_HOST || "127.0.0.1";
 const port = Number(process.env.RAW_PORT || 9102);
 const MAX_BODY = 1024 * 1024;
+const UPLINK = process.env.RAW_UPLINK === "1";
 
 const bySid = new Map();
 const byUser = new Map();
@@ -57,6 +63,21 @@ function push(item) {
     compress: false,
   });
   return { mid, routed: 1 };
+}
+
+/** RAW_UPLINK=1, a link's message listener (`this` is the link): req -> ack of the same id */
+function onUplinkFrame(data) {
+  let f;
+  try {
+    f = JSON.parse(data.toString());
+  } catch {
+    return;
+  }
+  if (!f || f.type !== "req") return;
+  this.send(JSON.stringify({ type: "ack", id: f.id, code: 0, body: f.body }), {
+    binary: false,
+    compress: false,
+  });
 }
 
 const MAX_BACKLOG = 1024 * 1024;
@@ -153,6 +174,7 @@ server.on("upgrade", (req, socket, head) => {
     bySid.set(sid, ws);
     byUser.set(user, ws);
     ws.on("error", () => undefined);
+    if (UPLINK) ws.on("message", onUplinkFrame);
     ws.once("close", () => {
       bySid.delete(sid);
       if (byUser.get(user) === ws) byUser.delete(user);

@@ -1,0 +1,50 @@
+"use strict";
+/** The runner's settings (BENCH_* knobs, documented at the top of bench/run.js) and paths. */
+const path = require("node:path");
+const { int, list } = require("./util");
+
+const BENCH = path.resolve(__dirname, "..");
+const ROOT = path.resolve(BENCH, "..");
+const env = process.env;
+
+const GATEWAY_ENTRY = env.BENCH_GATEWAY_ENTRY
+  ? path.resolve(env.BENCH_GATEWAY_ENTRY)
+  : path.join(ROOT, "dist/src/main.js");
+
+const CFG = {
+  links: int(env.BENCH_LINKS, 10000),
+  loadgens: Math.max(1, int(env.BENCH_LOADGENS, 4)),
+  perAddr: 500,
+  concurrency: 50, // handshakes in flight per loadgen process
+  warmupLinks: 200,
+  rates: list(env.BENCH_RATES, "1000,5000,10000"),
+  phaseMs: int(env.BENCH_PHASE_MS, 10000),
+  tickMs: 10,
+  maxInflight: 64, // POSTs in flight before the pusher skips ticks (and says so)
+  cluster: (env.BENCH_CLUSTER || "auto").toLowerCase(),
+  only: new Set(
+    (env.BENCH_ONLY || "raw,gateway,cluster,uplink,kafka,fanout")
+      .split(",")
+      .map((x) => x.trim()),
+  ),
+  rawPort: int(env.BENCH_RAW_PORT, 9102),
+  gwPort: int(env.BENCH_GW_PORT, 9202),
+  govPort: int(env.BENCH_GOV_PORT, 9203),
+  clusterGwPort: int(env.BENCH_CLUSTER_GW_PORT, 9212),
+  clusterGovPort: int(env.BENCH_CLUSTER_GOV_PORT, 9213),
+  jwtSecret: "bench-jwt-secret-0123456789abcdef",
+  adminToken: "bench-admin-token-0123456789abcdef",
+  biz: "bench",
+  deadlineMs: 11 * 60 * 1000,
+};
+
+module.exports = {
+  CFG,
+  ROOT,
+  GATEWAY_ENTRY,
+  RAW_ENTRY: path.join(BENCH, "raw-ws-server.js"),
+  LOADGEN: path.join(BENCH, "loadgen.js"),
+  PRODUCER: path.join(BENCH, "kafka-producer.js"),
+  PROBE: path.join(BENCH, "mem-probe.js"),
+  RESULTS: path.join(BENCH, "results"),
+};

@@ -64,12 +64,19 @@ export const Channels = {
  * Node-to-node fan-out (Redis pub/sub in cluster mode, in-process in embedded mode).
  * Guarantees: a message published after subscribe() resolved reaches every OTHER subscribed
  * node's handler once, in publish order per channel, while the bus is connected (the publisher
- * delivers to its own links itself); delivery is at most once (a node that is disconnected
- * misses what was published meanwhile: the mailbox covers that).
+ * delivers to its own links itself); delivery is at most once: a node that is disconnected
+ * misses what was published meanwhile, and is told through onInterrupted() once it is back, so
+ * the mailbox can fill in.
  */
 export abstract class ClusterBus {
   /** adds a handler for every message received (each part takes the kinds it owns) */
   abstract onMessage(handler: BusHandler): void;
+  /**
+   * adds a handler called when the bus is live again after losing its connection (every channel
+   * subscribed again): messages published meanwhile may never arrive, so receivers fill in what
+   * they can from storage
+   */
+  abstract onInterrupted(handler: () => void): void;
   abstract subscribe(channel: string): Promise<void>;
   abstract unsubscribe(channel: string): Promise<void>;
   /** resolves with the number of subscribed nodes (a listening publisher counts, though it drops its own message) */

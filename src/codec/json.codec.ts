@@ -1,6 +1,7 @@
 import { gateway } from './generated/frames';
 import { Codec } from './codec';
 import { CASE_OF_TYPE, Frame, FrameDecodeError } from './frame';
+import { FRAME_LIMITS, parseBoundedJson } from './frame-limits';
 
 const FrameMessage = gateway.v1.Frame;
 
@@ -26,8 +27,10 @@ export class JsonCodec extends Codec {
   decode(data: Buffer): Frame {
     let value: unknown;
     try {
-      value = JSON.parse(data.toString('utf8'));
-    } catch {
+      // the frame object itself is one level above its body
+      value = parseBoundedJson(data.toString('utf8'), FRAME_LIMITS.bodyDepth + 1, 'frame');
+    } catch (err) {
+      if (err instanceof FrameDecodeError) throw err;
       throw new FrameDecodeError('frame is not valid JSON');
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {

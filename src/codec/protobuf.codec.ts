@@ -1,6 +1,7 @@
 import { gateway } from './generated/frames';
 import { Codec } from './codec';
 import { CASE_OF_TYPE, FRAME_TYPES, Frame, FrameCase, FrameDecodeError } from './frame';
+import { FRAME_LIMITS, parseBoundedJson } from './frame-limits';
 
 const FrameMessage = gateway.v1.Frame;
 const EMPTY = Buffer.alloc(0);
@@ -42,8 +43,9 @@ export class ProtobufCodec extends Codec {
     const frame: Record<string, unknown> = { type: FRAME_TYPES[kind], ...fields };
     if (body instanceof Uint8Array && body.length > 0) {
       try {
-        frame.body = JSON.parse(Buffer.from(body).toString('utf8'));
-      } catch {
+        frame.body = parseBoundedJson(Buffer.from(body).toString('utf8'), FRAME_LIMITS.bodyDepth, 'frame body');
+      } catch (err) {
+        if (err instanceof FrameDecodeError) throw err;
         throw new FrameDecodeError('frame body is not UTF-8 JSON');
       }
     }

@@ -74,6 +74,8 @@ export const configSchema = z
     session: strictObject({
       cacheMax: z.number().int().positive().default(10000),
       cacheTtlMs: ms.default(5000),
+      /** how often a node checks the directory against the links it holds (and at every Redis reconnect) */
+      reconcileIntervalMs: ms.default(15000),
     }).prefault({}),
     redis: strictObject({ url: z.url().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('gw:') }).prefault({}),
     kafka: strictObject({

@@ -3,9 +3,10 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Observable } from 'rxjs';
+import { isObservable, type Observable } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import { CLIENT_FRAME_TYPES, Frame, FrameDecodeError } from '../codec/frame';
+import { frameProblem } from '../codec/frame-limits';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
@@ -185,6 +186,11 @@ class FrameInbox {
       this.metrics.badFrames.inc({ reason: 'type' });
       return { refused: { type: 'error', code: ErrorCode.BAD_FRAME, msg: `clients may not send "${frame.type}" frames` } };
     }
+    const problem = frameProblem(frame);
+    if (problem) {
+      this.metrics.badFrames.inc({ reason: 'limit' });
+      return { refused: { type: 'error', code: ErrorCode.BAD_FRAME, msg: problem } };
+    }
     this.metrics.framesIn.inc({ type: frame.type });
     return frame;
   }
@@ -222,17 +228,31 @@ class FrameInbox {
       if (starting) doneWhileStarting = true;
       else this.run(this.queue?.shift());
     };
+    const observer = {
+      next: (reply: unknown) => {
+        if (reply !== undefined && reply !== null) this.link.send(reply as Frame);
+      },
+      error: (err: unknown) => {
+        this.failed(item, err);
+        done();
+      },
+      complete: done,
+    };
     try {
-      this.transform(handler(item, item.type)).subscribe({
-        next: (reply) => {
-          if (reply !== undefined && reply !== null) this.link.send(reply as Frame);
-        },
-        error: (err: unknown) => {
-          this.failed(item, err);
-          done();
-        },
-        complete: done,
-      });
+      const result = handler(item, item.type);
+      // Nest's handler wrapper returns a promise of the handler's result (a value, a promise or
+      // an observable). Taking it as it comes does what the `transform` Nest passes does
+      // (from(promise) + mergeAll) without building two observables per frame; anything else
+      // goes through `transform`.
+      if (result instanceof Promise) {
+        result.then((value: unknown) => {
+          if (isObservable(value)) value.subscribe(observer);
+          else {
+            observer.next(value);
+            done();
+          }
+        }, observer.error);
+      } else this.transform(result).subscribe(observer);
     } catch (err) {
       this.failed(item, err);
       doneWhileStarting = true;

@@ -36,6 +36,8 @@ export interface Admitted {
 @Injectable()
 export class LinkManager implements LinkOwner, OnModuleDestroy {
   readonly registry = new LinkRegistry();
+  /** sids whose session is stored and whose handshake is still completing (not in the registry yet) */
+  readonly admitting = new Set<string>();
   readonly sendQueueMaxBytes: number;
   private readonly wheel: TimerWheel<Link>;
   private readonly dirty: Link[] = [];
@@ -70,6 +72,7 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
     const { session, codec, expiresAt, resumeFrom } = admitted;
     const link = new Link(ws, socket, session, codec, expiresAt, this);
     link.resumeFrom = resumeFrom;
+    this.admitting.delete(session.sid);
     this.registry.add(link);
     this.gauges();
     ws.on('pong', () => (link.missedPongs = 0));

@@ -98,6 +98,29 @@ export class GatewayMetrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  readonly gapFills = new Counter({
+    name: 'websocket_gateway_gap_fills_total',
+    help: 'Links filled from the mailbox without a client resume, by cause (seq_gap, epoch_changed, bus_interrupted) and result',
+    labelNames: ['cause', 'result'],
+    registers: [this.registry],
+  });
+  readonly resyncs = new Counter({
+    name: 'websocket_gateway_resyncs_total',
+    help: 'resync frames sent (the mailbox could not fill a gap), by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly sessionsReconciled = new Counter({
+    name: 'websocket_gateway_sessions_reconciled_total',
+    help: 'Directory entries repaired against the links this node holds, by change (added: a live link was missing; removed: a closed link was listed)',
+    labelNames: ['change'],
+    registers: [this.registry],
+  });
+  readonly busInterruptions = new Counter({
+    name: 'websocket_gateway_bus_interruptions_total',
+    help: 'Times the node-to-node bus came back after losing its connection (messages meanwhile may be lost)',
+    registers: [this.registry],
+  });
   readonly eventsPublished = new Counter({
     name: 'websocket_gateway_events_published_total',
     help: 'Events written to gateway.events',

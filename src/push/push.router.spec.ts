@@ -54,9 +54,21 @@ const config = GatewayConfig.from(raw);
 const metrics = new GatewayMetrics();
 after(() => metrics.close());
 
+/** The in-process bus, with a way to act out a lost connection. */
+class InterruptibleBus extends MemoryClusterBus {
+  private readonly onBack: (() => void)[] = [];
+  override onInterrupted(handler: () => void): void {
+    this.onBack.push(handler);
+  }
+  /** the connection came back: what was published meanwhile never arrived */
+  restored(): void {
+    for (const h of this.onBack) h();
+  }
+}
+
 /** One embedded node's push path: router (send side), local delivery and rooms, on memory adapters. */
 function node() {
-  const bus = new MemoryClusterBus();
+  const bus = new InterruptibleBus();
   const subscriptions = new Subscriptions(bus);
   const mailbox = new GatedMailbox(100, 1800, 600);
   const log = new MemoryPushLog(mailbox);
@@ -86,7 +98,7 @@ function node() {
     rooms.onModuleInit();
     await delivery.onModuleInit();
   };
-  return { router, delivery, rooms, mailbox, log, links, events, connect, flush, init };
+  return { router, delivery, rooms, mailbox, log, links, events, bus, connect, flush, init };
 }
 
 const pushes = (ws: FakeSocket) => ws.frames.filter((f) => f.type === 'push');
@@ -164,7 +176,8 @@ describe('push path: router, delivery, rooms (memory adapters)', () => {
     const small = new MemoryMailbox(2, 1800, 600);
     for (let i = 1; i <= 5; i++) small.store('b', 'u1', { mid: `m${i}`, body: i, ts: 0 }, { persist: true });
     const epoch = (await small.readAfter('b', 'u1', undefined, 0)).epoch;
-    assert.deepEqual(await small.readAfter('b', 'u1', epoch, 1), { kind: 'resync', epoch, seq: 5, reason: 'gap_too_old' });
+    // the cap of 2 kept seqs 4 and 5: everything up to 3 is lost, and what follows can still be read
+    assert.deepEqual(await small.readAfter('b', 'u1', epoch, 1), { kind: 'resync', epoch, seq: 3, reason: 'gap_too_old' });
     assert.equal((await small.readAfter('b', 'u1', 'other-epoch', 4)).kind, 'resync');
     const ok = await small.readAfter('b', 'u1', epoch, 3);
     assert.equal(ok.kind, 'entries');
@@ -234,5 +247,63 @@ describe('push path: router, delivery, rooms (memory adapters)', () => {
       pushes(c.ws).map((f) => [f.body, f.room]),
       [['hi', 'r2']],
     );
+  });
+
+  it('a push that never arrived on the bus is filled from the mailbox before the next one, in order', async () => {
+    const { ws } = await n.connect('u7');
+    await n.router.push(env(['u7'], 'one'), 'test');
+    // another node stored seq 2 and announced it, but this node never got the announcement
+    n.mailbox.store('b', 'u7', { mid: 'lost', body: 'two', ts: Date.now() }, { persist: true });
+    await n.router.push(env(['u7'], 'three'), 'test');
+    await n.flush();
+    await n.flush();
+    assert.deepEqual(
+      pushes(ws).map((f) => [f.body, f.seq]),
+      [
+        ['one', 1],
+        ['two', 2],
+        ['three', 3],
+      ],
+    );
+    assert.equal(ws.frames.filter((f) => f.type === 'resync').length, 0);
+  });
+
+  it('after the bus was interrupted, every open link gets what was stored meanwhile, without a push to notice it', async () => {
+    const { ws } = await n.connect('u8');
+    const other = await n.connect('u9');
+    await n.router.push(env(['u8'], 'before'), 'test');
+    // stored and announced while this node's bus connection was down
+    n.mailbox.store('b', 'u8', { mid: 'x1', body: 'during-1', ts: Date.now() }, { persist: true });
+    n.mailbox.store('b', 'u8', { mid: 'x2', body: 'during-2', ts: Date.now() }, { persist: true });
+    n.bus.restored();
+    while (pushes(ws).length < 3) await n.flush();
+    assert.deepEqual(
+      pushes(ws).map((f) => f.body),
+      ['before', 'during-1', 'during-2'],
+    );
+    assert.deepEqual(pushes(other.ws), []);
+  });
+
+  it('a new epoch under an open link: resync naming what is lost, then what the new stream holds, in order', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const { ws } = await n.connect('u10');
+    await n.router.push(env(['u10'], 'old'), 'test');
+    // the stream expires (as after a Redis restart without persistence): a new epoch starts at 1
+    t.mock.timers.tick(2000 * 1000);
+    n.mailbox.store('b', 'u10', { mid: 'n1', body: 'new-1', ts: Date.now() }, { persist: true });
+    await n.router.push(env(['u10'], 'new-2'), 'test');
+    while (pushes(ws).length < 3) await n.flush();
+    const frames = ws.frames.filter((f) => f.type === 'push' || f.type === 'resync');
+    assert.deepEqual(
+      frames.map((f) => (f.type === 'resync' ? ['resync', f.reason, f.seq] : [f.body, f.seq])),
+      [
+        ['old', 1],
+        ['resync', 'epoch_changed', 0],
+        ['new-1', 1],
+        ['new-2', 2],
+      ],
+    );
+    assert.notEqual(frames[0].epoch, frames[2].epoch);
+    assert.equal(frames[1].epoch, frames[2].epoch);
   });
 });

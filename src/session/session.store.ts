@@ -15,6 +15,15 @@ export abstract class SessionStore {
   abstract list(query: SessionQuery): Promise<SessionPage>;
   /** drops every session recorded for `node` (a crashed node, or this one restarting with the same id) */
   abstract removeNode(node: string): Promise<number>;
+  /**
+   * Makes what the directory records for `node` match the links it holds (`live`): a live link
+   * missing from it (lost with a Redis that keeps nothing) is written again; a recorded one the
+   * node does not hold (closed while Redis was away) is removed, unless its sid is in `keep`
+   * (an upgrade that stored its session and is still completing its handshake).
+   */
+  abstract reconcile(node: string, live: Session[], keep: ReadonlySet<string>): Promise<{ added: number; removed: number }>;
+  /** `fn` runs each time the store's connection is back after it was lost */
+  abstract onReconnected(fn: () => void): void;
 }
 
 export function matches(s: Session, q: SessionQuery): boolean {

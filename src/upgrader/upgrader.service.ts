@@ -88,9 +88,12 @@ export class UpgraderService extends Admission {
       node: this.config.node.id,
       connectedAt: Date.now(),
     };
+    // from here until the link opens (or the socket goes), the session is stored without a link
+    this.links.admitting.add(session.sid);
     try {
       await this.sessions.put(session);
     } catch (err) {
+      this.links.admitting.delete(session.sid);
       log.warn({ err: (err as Error).message }, 'session store unavailable: refusing upgrade');
       return no('unavailable', 503, 'unavailable', 'session store unavailable', { 'Retry-After': '1' });
     }
@@ -99,6 +102,7 @@ export class UpgraderService extends Admission {
   }
 
   async abandon(admitted: Admitted): Promise<void> {
+    this.links.admitting.delete(admitted.session.sid);
     await this.sessions.remove(admitted.session);
   }
 }

@@ -141,7 +141,13 @@ describe('push through Kafka to any user on any node (three nodes)', { timeout: 
     const lost = await open(nodes[0], 'carol');
     lost.send({ type: 'resume', epoch: 'not-the-epoch', seq: 3 });
     const resync = await lost.next('resync');
-    assert.deepEqual([resync.reason, resync.epoch, resync.seq], ['epoch_changed', epoch, 6]);
+    // lost up to (epoch, 0): every push the current stream still holds follows, in order
+    assert.deepEqual([resync.reason, resync.epoch, resync.seq], ['epoch_changed', epoch, 0]);
+    const replayed = await take(lost, 6);
+    assert.deepEqual(
+      replayed.map((f) => [f.epoch, f.seq]),
+      [1, 2, 3, 4, 5, 6].map((seq) => [epoch, seq]),
+    );
   });
 
   it('malformed, oversize and unknown-biz records land in the DLQ with a reason, and the consumer goes on', async () => {

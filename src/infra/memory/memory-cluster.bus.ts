@@ -6,6 +6,8 @@ import { BusHandler, BusMessage, ClusterBus } from '../../bus/cluster-bus';
  */
 export class MemoryClusterBus extends ClusterBus {
   onMessage(_handler: BusHandler): void {}
+  /** in process: never interrupted */
+  onInterrupted(_handler: () => void): void {}
   async subscribe(_channel: string): Promise<void> {}
   async unsubscribe(_channel: string): Promise<void> {}
   async publish(_channel: string, _message: BusMessage): Promise<number> {

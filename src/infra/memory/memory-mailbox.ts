@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
+import { Cursor, Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
 import { LogEntry } from '../../mailbox/push-log';
 
 export interface StoreResult {
@@ -73,13 +73,23 @@ export class MemoryMailbox extends Mailbox {
   async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {
     const box = this.box(`${bizId}\0${userId}`, false);
     if (!box) return epoch === undefined ? { kind: 'entries', epoch: '', entries: [] } : { kind: 'resync', epoch: '', seq: 0, reason: 'epoch_changed' };
-    if (epoch !== undefined && epoch !== box.epoch) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'epoch_changed' };
+    // the stream the cursor belongs to is gone: what the new epoch still holds can be replayed
+    if (epoch !== undefined && epoch !== box.epoch)
+      return { kind: 'resync', epoch: box.epoch, seq: (box.entries[0]?.seq ?? box.seq + 1) - 1, reason: 'epoch_changed' };
     const from = epoch === undefined ? 0 : seq;
     const entries: MailboxEntry[] = box.entries
       .filter((e) => e.seq > from)
       .slice(0, limit)
       .map(({ json, ...e }) => ({ ...e, body: JSON.parse(json) as unknown }));
-    if (epoch !== undefined && seq < box.seq && entries[0]?.seq !== seq + 1) return { kind: 'resync', epoch: box.epoch, seq: box.seq, reason: 'gap_too_old' };
+    if (epoch !== undefined && seq < box.seq && entries[0]?.seq !== seq + 1) {
+      // the cap dropped what came between: lost up to the first entry still stored
+      return { kind: 'resync', epoch: box.epoch, seq: (entries[0]?.seq ?? box.seq + 1) - 1, reason: 'gap_too_old' };
+    }
     return { kind: 'entries', epoch: box.epoch, entries };
+  }
+
+  async cursor(bizId: string, userId: string): Promise<Cursor> {
+    const box = this.box(`${bizId}\0${userId}`, false);
+    return box ? { epoch: box.epoch, seq: box.seq } : { seq: 0 };
   }
 }

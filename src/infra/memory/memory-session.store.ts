@@ -28,6 +28,13 @@ export class MemorySessionStore extends SessionStore {
     return start + q.limit < all.length ? { items, next: String(start + q.limit) } : { items };
   }
 
+  /** in process, the store is never out of step with the links */
+  async reconcile(): Promise<{ added: number; removed: number }> {
+    return { added: 0, removed: 0 };
+  }
+
+  onReconnected(): void {}
+
   async removeNode(node: string): Promise<number> {
     let n = 0;
     for (const [sid, s] of this.bySid) if (s.node === node && this.bySid.delete(sid)) n++;

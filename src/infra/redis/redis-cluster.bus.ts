@@ -7,12 +7,16 @@ const log = logger('redis-bus');
 
 /**
  * Redis pub/sub. Channels are prefixed with the key prefix so several gateways can share a
- * Redis. ioredis re-subscribes every channel after a reconnect. A payload is
- * `<sender node id>\n<JSON>`, so a node drops its own publishes before parsing them.
+ * Redis. ioredis re-subscribes every channel after a reconnect; once it has (a PING on the
+ * subscriber connection is answered after its SUBSCRIBEs), the interruption handlers run. A
+ * payload is `<sender node id>\n<JSON>`, so a node drops its own publishes before parsing them.
  */
 export class RedisClusterBus extends ClusterBus {
   private readonly handlers: BusHandler[] = [];
+  private readonly interrupted: (() => void)[] = [];
   private readonly prefix: string;
+  /** the subscriber connection was lost since it was last ready */
+  private lost = false;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -36,6 +40,24 @@ export class RedisClusterBus extends ClusterBus {
       const local = channel.slice(this.prefix.length);
       for (const h of this.handlers) h(local, message);
     });
+    const sub = redis.subscriber;
+    sub.on('close', () => (this.lost = true));
+    sub.on('ready', () => {
+      if (!this.lost) return;
+      this.lost = false;
+      // ioredis queued the re-SUBSCRIBEs before announcing `ready`: this PING is answered after them
+      sub.ping().then(
+        () => {
+          log.warn('bus connection restored: messages published meanwhile may be lost; filling from the mailbox');
+          for (const h of this.interrupted) h();
+        },
+        (err: Error) => log.warn({ err: err.message }, 'bus ping after reconnect failed'),
+      );
+    });
+  }
+
+  onInterrupted(handler: () => void): void {
+    this.interrupted.push(handler);
   }
 
   onMessage(handler: BusHandler): void {

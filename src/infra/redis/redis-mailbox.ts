@@ -1,4 +1,4 @@
-import { Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
+import { Cursor, Mailbox, MailboxEntry, ReadResult } from '../../mailbox/mailbox';
 import { RedisConnection } from './redis.connection';
 
 const part = (s: string) => encodeURIComponent(s);
@@ -25,28 +25,46 @@ export class RedisMailbox extends Mailbox {
 
   async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {
     const k = mailboxKeys(this.redis.keyPrefix, bizId, userId);
-    const [[, current], [, lastSeq], [, rows]] = (await this.redis.command
+    const [[, current], [, rows]] = (await this.redis.command
       .multi()
       .get(k.epoch)
-      .get(k.seq)
       .xrange(k.stream, `${epoch === undefined ? 0 : seq + 1}-0`, '+', 'COUNT', limit)
-      .exec()) as [[null, string | null], [null, string | null], [null, [string, string[]][]]];
-    const last = Number(lastSeq ?? 0);
+      .exec()) as [[null, string | null], [null, [string, string[]][]]];
     if (current === null) {
       // nothing stored for this user: a client with a cursor lost it, one without has nothing to get
       return epoch === undefined ? { kind: 'entries', epoch: '', entries: [] } : { kind: 'resync', epoch: '', seq: 0, reason: 'epoch_changed' };
     }
-    if (epoch !== undefined && epoch !== current) return { kind: 'resync', epoch: current, seq: last, reason: 'epoch_changed' };
+    if (epoch !== undefined && epoch !== current) {
+      // the stream the cursor belongs to is gone: what the new epoch still holds can be replayed
+      const first = await this.redis.command.xrange(k.stream, '-', '+', 'COUNT', 1);
+      return { kind: 'resync', epoch: current, seq: first.length ? seqOf(first[0][0]) - 1 : await this.lastSeq(k.seq), reason: 'epoch_changed' };
+    }
     const entries: MailboxEntry[] = rows.map(([id, fields]) => {
       const f: Record<string, string> = {};
       for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-      return { seq: Number(id.split('-')[0]), mid: f.mid, body: JSON.parse(f.body), ts: Number(f.ts), ...(Number(f.exp) > 0 ? { exp: Number(f.exp) } : {}) };
+      return { seq: seqOf(id), mid: f.mid, body: JSON.parse(f.body), ts: Number(f.ts), ...(Number(f.exp) > 0 ? { exp: Number(f.exp) } : {}) };
     });
-    if (epoch !== undefined && seq < last) {
-      // entries after `seq` must start at seq+1; otherwise the cap or a live-only push left a hole
-      const first = entries[0]?.seq;
-      if (first !== seq + 1) return { kind: 'resync', epoch: current, seq: last, reason: 'gap_too_old' };
+    if (epoch !== undefined && entries.length > 0 && entries[0].seq !== seq + 1) {
+      // entries after `seq` must start at seq+1; otherwise the cap dropped the ones between
+      return { kind: 'resync', epoch: current, seq: entries[0].seq - 1, reason: 'gap_too_old' };
+    }
+    if (epoch !== undefined && entries.length === 0) {
+      // nothing after the cursor is stored: fine if nothing came after it, else it aged out
+      const last = await this.lastSeq(k.seq);
+      if (last > seq) return { kind: 'resync', epoch: current, seq: last, reason: 'gap_too_old' };
     }
     return { kind: 'entries', epoch: current, entries };
   }
+
+  async cursor(bizId: string, userId: string): Promise<Cursor> {
+    const k = mailboxKeys(this.redis.keyPrefix, bizId, userId);
+    const [[, epoch], [, seq]] = (await this.redis.command.multi().get(k.epoch).get(k.seq).exec()) as [[null, string | null], [null, string | null]];
+    return epoch === null ? { seq: 0 } : { epoch, seq: Number(seq ?? 0) };
+  }
+
+  private async lastSeq(key: string): Promise<number> {
+    return Number((await this.redis.command.get(key)) ?? 0);
+  }
 }
+
+const seqOf = (id: string) => Number(id.split('-')[0]);

@@ -124,6 +124,43 @@ export class RedisSessionStore extends SessionStore {
     }
   }
 
+  async reconcile(node: string, live: Session[], keep: ReadonlySet<string>): Promise<{ added: number; removed: number }> {
+    const nodeKey = `${this.p}n:${part(node)}`;
+    const recorded = new Set(await this.redis.command.smembers(nodeKey));
+    const held = new Set(live.map((s) => s.sid));
+    const missing = live.filter((s) => !recorded.has(s.sid));
+    const extra = [...recorded].filter((sid) => !held.has(sid) && !keep.has(sid));
+    let removed = 0;
+    if (extra.length) {
+      const jsons = await this.redis.command.hmget(`${this.p}sess`, ...extra);
+      const multi = this.redis.command.multi();
+      extra.forEach((sid, i) => {
+        const json = jsons[i];
+        const s = json ? (JSON.parse(json) as Session) : undefined;
+        multi.hdel(`${this.p}sess`, sid).zrem(`${this.p}sidx`, sid).srem(nodeKey, sid);
+        if (s) {
+          multi.hdel(this.userKey(s.bizId, s.userId), sid);
+          this.byUser.delete(`${s.bizId}\0${s.userId}`);
+        }
+        this.bySid.delete(sid);
+        removed++;
+      });
+      if (removed) throwIfFailed(await multi.exec());
+    }
+    for (const s of missing) await this.put(s);
+    return { added: missing.length, removed };
+  }
+
+  onReconnected(fn: () => void): void {
+    let lost = false;
+    this.redis.command.on('close', () => (lost = true));
+    this.redis.command.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      fn();
+    });
+  }
+
   async removeNode(node: string): Promise<number> {
     const sids = await this.redis.command.smembers(`${this.p}n:${part(node)}`);
     if (sids.length === 0) return 0;

@@ -18,6 +18,8 @@ export class RedisConnection {
   constructor(
     readonly url: string,
     readonly keyPrefix: string,
+    /** the connection name Redis shows (CLIENT LIST); the role is appended */
+    private readonly name = 'ws-gateway',
   ) {}
 
   /** the command client, connected on first use */
@@ -34,7 +36,7 @@ export class RedisConnection {
       // generous: a busy event loop at boot must not pass for an unreachable Redis
       connectTimeout: 10000,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-      connectionName: `ws-gateway:${role}`,
+      connectionName: `${this.name}:${role}`,
       // many small commands from concurrent pushes share round trips
       enableAutoPipelining: role === 'command',
     };

@@ -11,7 +11,11 @@ import { RedisConnection } from './redis.connection';
 @Module({
   imports: [ConfigModule],
   providers: [
-    { provide: RedisConnection, inject: [GatewayConfig], useFactory: (config: GatewayConfig) => new RedisConnection(config.redis.url, config.redis.keyPrefix) },
+    {
+      provide: RedisConnection,
+      inject: [GatewayConfig],
+      useFactory: (config: GatewayConfig) => new RedisConnection(config.redis.url, config.redis.keyPrefix, `ws-gateway:${config.node.id}`),
+    },
   ],
   exports: [RedisConnection],
 })

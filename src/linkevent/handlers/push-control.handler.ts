@@ -34,6 +34,7 @@ export class PushControlHandler {
     await this.delivery.resume(link, epoch || undefined, seq);
   }
 
+  /** `mid` is 1-128 characters (checked at the edge, FRAME_LIMITS) */
   ackPush(link: Link, mid: string | undefined): Frame | undefined {
     if (!mid) return { type: 'error', code: ErrorCode.BAD_FRAME, msg: 'ack-push needs a mid' };
     const s = link.session;

@@ -19,9 +19,17 @@ export class RequestHandler {
   ) {}
 
   /**
-   * Checks the frame and hands the request to the backend; the ack goes out when the backend
-   * answers (or the timeout passes). Resolves when the ack was sent.
+   * Hands the request on without waiting for it: the ack goes out when the backend answers (or
+   * the timeout passes), and always goes out, even when building the answer fails.
    */
+  start(link: Link, frame: ReqFrame): void {
+    this.handle(link, frame).catch((err: Error) => {
+      log.error({ sid: link.id, err: err.message }, 'request failed');
+      link.send({ type: 'ack', id: (frame.id ?? '').slice(0, 64), code: AckCode.BACKEND_ERROR, msg: 'internal error' });
+    });
+  }
+
+  /** Checks the frame, asks the backend, sends the ack; resolves when the ack was sent. */
   async handle(link: Link, frame: ReqFrame): Promise<void> {
     const id = frame.id ?? '';
     if (id === '' || id.length > 64) {

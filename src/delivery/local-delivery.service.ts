@@ -1,12 +1,11 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { BusMessage, Channels, ClusterBus, PushMessage } from '../bus/cluster-bus';
 import { Subscriptions } from '../bus/subscriptions';
-import { CodecName } from '../codec/codec';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
 import { Link, LinkState } from '../link/link';
 import { LinkManager } from '../link/link.manager';
-import { wsFrame } from '../link/ws-frame';
+import { SharedFrame } from '../link/ws-frame';
 import { Mailbox } from '../mailbox/mailbox';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { RoomsService } from '../rooms/rooms.service';
@@ -209,8 +208,8 @@ export class LocalDelivery implements OnModuleInit {
   /** `bodyJson`: the body already serialised, when the caller has it */
   private deliver(targets: Iterable<Link>, message: PushMessage, bodyJson?: string): number {
     // encoded and framed once per codec, whatever the number of links: every link of a codec
-    // gets the same frame bytes (at most one entry per codec)
-    const framed: Partial<Record<CodecName, Buffer>> = {};
+    // gets the same frame bytes
+    const shared = new SharedFrame((codec) => codec.encodePush(pushFrame(message), bodyJson));
     let delivered = 0;
     for (const link of targets) {
       if (message.seq !== undefined) {
@@ -231,8 +230,7 @@ export class LocalDelivery implements OnModuleInit {
           continue;
         }
       }
-      const frame = (framed[link.codec.name] ??= wsFrame(link.codec.encodePush(pushFrame(message), bodyJson), link.codec.binary));
-      if (link.sendFrame(frame)) delivered++;
+      if (link.sendShared(shared)) delivered++;
     }
     if (delivered > 0) {
       this.metrics.pushesDelivered.inc(delivered);

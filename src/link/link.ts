@@ -5,7 +5,7 @@ import type { Codec } from '../codec/codec';
 import type { Frame } from '../codec/frame';
 import type { Session } from '../session/session';
 import type { WheelEntry } from './timer-wheel';
-import { wsFrame } from './ws-frame';
+import { SharedFrame, wsFrame } from './ws-frame';
 
 /** A cursor the client gave on the upgrade URL (`?resume=<epoch>:<seq>`, or `?resume=` for all). */
 export interface ResumeCursor {
@@ -95,6 +95,11 @@ export class Link implements WheelEntry {
 
   send(frame: Frame): boolean {
     return this.sendFrame(wsFrame(this.codec.encode(frame), this.codec.binary));
+  }
+
+  /** Queues the link's codec's copy of a frame shared by many links (framed once per codec). */
+  sendShared(frame: SharedFrame): boolean {
+    return this.sendFrame(frame.for(this.codec));
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { Codec, CodecName } from '../codec/codec';
+
 /**
  * One complete, unmasked server-to-client WebSocket data frame (RFC 6455 section 5.2: FIN set,
  * opcode text or binary, no extension bits), header and payload in one buffer. A push is framed
@@ -29,4 +31,18 @@ export function wsFrame(payload: Buffer | string, binary: boolean): Buffer {
   if (typeof payload === 'string') frame.write(payload, header, 'utf8');
   else payload.copy(frame, header);
   return frame;
+}
+
+/**
+ * One payload for many links: encoded and framed once per codec, on first use, so a push that
+ * goes to thousands of links costs one encode per codec (Link.sendShared).
+ */
+export class SharedFrame {
+  private readonly frames: Partial<Record<CodecName, Buffer>> = {};
+
+  constructor(private readonly encode: (codec: Codec) => Buffer | string) {}
+
+  for(codec: Codec): Buffer {
+    return (this.frames[codec.name] ??= wsFrame(this.encode(codec), codec.binary));
+  }
 }

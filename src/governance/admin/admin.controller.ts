@@ -14,6 +14,7 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import { NodeRegistry } from '../../cluster/node-registry';
+import { withTimeout } from '../../common/timeout';
 import { KickService } from '../../link/kick.service';
 import { PushResult, PushRouter } from '../../push/push.router';
 import { runKeyed } from '../../push/keyed';
@@ -148,9 +149,17 @@ export class AdminController {
     return { room, ...b.data, member: false };
   }
 
-  /** The nodes of the cluster as the registry knows them. */
+  /**
+   * The nodes of the cluster as the registry knows them; 503 naming the registry (etcd in
+   * cluster mode) while it does not answer within governance.healthTimeoutMs.
+   */
   @Get('nodes')
   async listNodes() {
-    return { items: await this.nodes.list() };
+    try {
+      return { items: await withTimeout(this.nodes.list(), this.config.governance.healthTimeoutMs) };
+    } catch (err) {
+      const registry = this.config.mode === 'cluster' ? `etcd (${this.config.etcd.endpoints.join(', ')})` : 'the node registry';
+      throw new ServiceUnavailableException({ error: 'unavailable', message: `cannot list nodes: ${registry} unavailable: ${(err as Error).message}` });
+    }
   }
 }

@@ -8,6 +8,7 @@ import { nativeBufferUtilLoaded } from './common/native';
 import { ConfigError } from './config/config.loader';
 import { bootConfig } from './config/config.module';
 import { GatewayConfig } from './config/gateway.config';
+import { useGovernanceBodies } from './governance/governance-http';
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { GatewayWsAdapter } from './link/gateway-ws.adapter';
 import { GatewayMetrics } from './metrics/gateway.metrics';
@@ -36,10 +37,12 @@ export async function startNode(): Promise<RunningNode> {
   // Fastify, not Express: Express re-prototypes every request and response
   // (Object.setPrototypeOf), which allocates ~30 KB per request, most of it surviving young-
   // generation GCs; at a few thousand /api/push calls a second that fed a major GC every 2-3 s
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter({ bodyLimit: GOVERNANCE_BODY_LIMIT }), {
+  const adapter = new FastifyAdapter({ bodyLimit: GOVERNANCE_BODY_LIMIT });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     logger: new PinoNestLogger(),
     abortOnError: false,
   });
+  useGovernanceBodies(app, adapter, GOVERNANCE_BODY_LIMIT);
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   const native = nativeBufferUtilLoaded();
   app.get(GatewayMetrics).nativeBufferUtil.set(native ? 1 : 0);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { adminApi, AdminApi } from '../fixtures/admin';
-import { GatewayProcess, startGateway } from '../fixtures/gateway-process';
+import { adminApi, AdminApi, http, HttpReply } from '../fixtures/admin';
+import { ADMIN_TOKEN, GatewayProcess, startGateway } from '../fixtures/gateway-process';
 import { hsToken } from '../fixtures/tokens';
 import { TestClient } from '../fixtures/ws-client';
 
@@ -22,6 +22,10 @@ describe('governance API: what it refuses and how', () => {
     for (const c of clients) c.terminate();
     await gw?.stop();
   }, H);
+
+  /** a request with the admin token, `body` sent exactly as given (none when undefined) */
+  const raw = (method: string, path: string, body?: string, contentType = 'application/json'): Promise<HttpReply> =>
+    http(`${gw.adminUrl}${path}`, { method, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': contentType }, body });
 
   async function link(sub: string, biz: string): Promise<{ client: TestClient; sid: string }> {
     const { client, connected } = await TestClient.open(gw.wsUrl, { token: hsToken({ sub, biz }) });
@@ -52,6 +56,54 @@ describe('governance API: what it refuses and how', () => {
       const ok = await api.push({ bizId: 'shop', to: { users: ['ann'] }, body: 'served' });
       assert.equal(ok.status, 202, ok.text);
       assert.equal((await client.next('push')).body, 'served', 'the first push to reach the link must be the accepted one');
+    });
+  });
+
+  describe('request bodies', () => {
+    it('takes an empty JSON body as no body: DELETE /api/clients/:id kicks with the default reason or ?reason=', T, async () => {
+      const one = await link('kick-1', 'chat');
+      const r = await raw('DELETE', `/api/clients/${encodeURIComponent(one.sid)}`, '');
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body, { kicked: one.sid, reason: 'kicked by operator' });
+      assert.deepEqual(await one.client.closed, { code: 4003, reason: 'kicked by operator' });
+
+      const two = await link('kick-2', 'chat');
+      const q = await raw('DELETE', `/api/clients/${encodeURIComponent(two.sid)}?reason=maintenance`, '');
+      assert.equal(q.status, 200, q.text);
+      assert.deepEqual(await two.client.closed, { code: 4003, reason: 'maintenance' });
+      const gone = await raw('DELETE', `/api/clients/${encodeURIComponent(two.sid)}`, '');
+      assert.deepEqual([gone.status, gone.body.error], [404, 'not_found'], gone.text);
+    });
+
+    it("an empty body where one is required is the route's own 400 naming the fields", T, async () => {
+      const member = await raw('POST', '/api/rooms/lobby/members', '');
+      assert.equal(member.status, 400, member.text);
+      assert.deepEqual(member.body.problems.map((p: { field: string }) => p.field).sort(), ['bizId', 'userId']);
+      const push = await raw('POST', '/api/push', '');
+      assert.equal(push.status, 400, push.text);
+      assert.deepEqual(
+        push.body.problems.map((p: { field: string }) => p.field),
+        ['(body)'],
+      );
+    });
+
+    it('still refuses bad JSON (400), a poisoned prototype (400) and other media types (415) in the {error, message} shape', T, async () => {
+      for (const [what, body] of [
+        ['truncated', '{"bizId": '],
+        ['only spaces', '   '],
+        ['prototype poisoning', '{"bizId":"shop","to":{"all":true},"body":1,"__proto__":{"admin":true}}'],
+      ]) {
+        const r = await raw('POST', '/api/push', body);
+        assert.equal(r.status, 400, `${what}: ${r.text}`);
+        assert.deepEqual(Object.keys(r.body).sort(), ['error', 'message'], `${what}: ${r.text}`);
+        assert.equal(r.body.error, 'bad_request', what);
+        if (what !== 'prototype poisoning') assert.match(r.body.message, /JSON/, what);
+      }
+      const xml = await raw('POST', '/api/push', '<push/>', 'application/xml');
+      assert.deepEqual([xml.status, xml.body.error], [415, 'unsupported_media_type'], xml.text);
+      assert.match(xml.body.message, /application\/json \(got application\/xml\)/);
+      // and the node still takes a good push
+      assert.equal((await api.push({ bizId: 'shop', to: { all: true }, body: 'after' })).status, 202);
     });
   });
 });

@@ -8,7 +8,7 @@ import { nativeBufferUtilLoaded } from './common/native';
 import { ConfigError } from './config/config.loader';
 import { bootConfig } from './config/config.module';
 import { GatewayConfig } from './config/gateway.config';
-import { useGovernanceBodies } from './governance/governance-http';
+import { drainBeforeEarlyReplies, useGovernanceBodies } from './governance/governance-http';
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { GatewayWsAdapter } from './link/gateway-ws.adapter';
 import { GatewayMetrics } from './metrics/gateway.metrics';
@@ -43,6 +43,7 @@ export async function startNode(): Promise<RunningNode> {
     abortOnError: false,
   });
   useGovernanceBodies(app, adapter, GOVERNANCE_BODY_LIMIT);
+  drainBeforeEarlyReplies(adapter);
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   const native = nativeBufferUtilLoaded();
   app.get(GatewayMetrics).nativeBufferUtil.set(native ? 1 : 0);

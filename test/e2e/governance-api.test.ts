@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import * as nodeHttp from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { adminApi, AdminApi, http, HttpReply } from '../fixtures/admin';
 import { ADMIN_TOKEN, GatewayProcess, startGateway } from '../fixtures/gateway-process';
@@ -104,6 +105,60 @@ describe('governance API: what it refuses and how', () => {
       assert.match(xml.body.message, /application\/json \(got application\/xml\)/);
       // and the node still takes a good push
       assert.equal((await api.push({ bizId: 'shop', to: { all: true }, body: 'after' })).status, 202);
+    });
+  });
+
+  describe('a body over the 1 MiB limit', () => {
+    const big = Buffer.from(JSON.stringify({ bizId: 'shop', to: { all: true }, body: 'x'.repeat(3 * 1024 * 1024) }));
+    const headers = { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' };
+
+    /** what one client saw: the status and body, or the error that kept it from reading them */
+    async function viaFetch(): Promise<string> {
+      try {
+        const res = await fetch(`${gw.adminUrl}/api/push`, { method: 'POST', headers, body: big, signal: AbortSignal.timeout(10000) });
+        return `${res.status} ${await res.text()}`;
+      } catch (err) {
+        return `failed: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+      }
+    }
+    function viaHttpRequest(chunked: boolean): Promise<string> {
+      return new Promise((resolve) => {
+        const req = nodeHttp.request(
+          `${gw.adminUrl}/api/push`,
+          { method: 'POST', headers: chunked ? headers : { ...headers, 'Content-Length': big.length }, timeout: 10000 },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => resolve(`${res.statusCode} ${text}`));
+            res.on('error', (err: NodeJS.ErrnoException) => resolve(`failed reading: ${err.code ?? err.message}`));
+          },
+        );
+        req.on('error', (err: NodeJS.ErrnoException) => resolve(`failed: ${err.code ?? err.message}`));
+        req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+        req.end(big);
+      });
+    }
+
+    it('is answered 413 with the JSON error, and every client reads it though it was still uploading (3 MiB, 20 times each way)', T, async () => {
+      const expected = `413 ${JSON.stringify({ error: 'payload_too_large', message: 'Request body is too large' })}`;
+      const seen = new Map<string, number>();
+      for (const [how, send] of [
+        ['fetch', viaFetch],
+        ['http.request with Content-Length', () => viaHttpRequest(false)],
+        ['http.request chunked', () => viaHttpRequest(true)],
+      ] as const) {
+        for (let i = 0; i < 20; i++) {
+          const outcome = `${how}: ${await send()}`;
+          seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+        }
+      }
+      assert.deepEqual([...seen].map(([outcome, times]) => `${times} x ${outcome}`).sort(), [
+        `20 x fetch: ${expected}`,
+        `20 x http.request chunked: ${expected}`,
+        `20 x http.request with Content-Length: ${expected}`,
+      ]);
+      assert.equal((await api.push({ bizId: 'shop', to: { all: true }, body: 'after 413s' })).status, 202);
     });
   });
 });

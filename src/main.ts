@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
-import { logger, PinoNestLogger, setLogLevel } from './common/logger';
+import { logger, PinoNestLogger, setLogLevel, writeStderr } from './common/logger';
 import { nativeBufferUtilLoaded } from './common/native';
 import { ConfigError } from './config/config.loader';
 import { bootConfig } from './config/config.module';
@@ -74,11 +74,30 @@ export async function startNode(): Promise<RunningNode> {
   return { config, app, shutdown };
 }
 
+/**
+ * The hard deadline of a shutdown: if the process is still there `ms` after the signal (a
+ * dependency that never answers, a close that never completes), the reason goes to stderr and
+ * the process exits with code 1. The timer is not unref'd: a shutdown stuck on a promise that
+ * nothing will settle must still end with the reason, not with a silent exit 0.
+ */
+export function shutdownDeadline(ms: number, signal: string, exit: (code: number) => void = (code) => process.exit(code)): NodeJS.Timeout {
+  return setTimeout(() => {
+    const reason = `shutdown on ${signal} did not finish within ${ms} ms (shutdown.drainTimeoutMs + shutdown.graceMs): exiting with code 1`;
+    log.error(reason);
+    writeStderr(`${reason}\n`);
+    exit(1);
+  }, ms);
+}
+
 async function main(): Promise<void> {
   // handlers first: a signal during startup drains as soon as the node is up, never kills it
   let signalled: string | undefined;
   let node: RunningNode | undefined;
+  let deadline: NodeJS.Timeout | undefined;
   const stop = (signal: string) => {
+    // handlers run from the event loop, so bootConfig() below has returned (or exited with 2) by now
+    const { shutdown } = bootConfig().config;
+    deadline ??= shutdownDeadline(shutdown.drainTimeoutMs + shutdown.graceMs, signal);
     if (!node) {
       signalled ??= signal;
       return;

@@ -3,11 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
-import { logger, PinoNestLogger, setLogLevel } from './common/logger';
+import { logger, PinoNestLogger, setLogLevel, writeStderr } from './common/logger';
 import { nativeBufferUtilLoaded } from './common/native';
 import { ConfigError } from './config/config.loader';
 import { bootConfig } from './config/config.module';
 import { GatewayConfig } from './config/gateway.config';
+import { drainBeforeEarlyReplies, useGovernanceBodies } from './governance/governance-http';
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { GatewayWsAdapter } from './link/gateway-ws.adapter';
 import { GatewayMetrics } from './metrics/gateway.metrics';
@@ -36,10 +37,13 @@ export async function startNode(): Promise<RunningNode> {
   // Fastify, not Express: Express re-prototypes every request and response
   // (Object.setPrototypeOf), which allocates ~30 KB per request, most of it surviving young-
   // generation GCs; at a few thousand /api/push calls a second that fed a major GC every 2-3 s
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter({ bodyLimit: GOVERNANCE_BODY_LIMIT }), {
+  const adapter = new FastifyAdapter({ bodyLimit: GOVERNANCE_BODY_LIMIT });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     logger: new PinoNestLogger(),
     abortOnError: false,
   });
+  useGovernanceBodies(app, adapter, GOVERNANCE_BODY_LIMIT);
+  drainBeforeEarlyReplies(adapter);
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   const native = nativeBufferUtilLoaded();
   app.get(GatewayMetrics).nativeBufferUtil.set(native ? 1 : 0);
@@ -70,11 +74,30 @@ export async function startNode(): Promise<RunningNode> {
   return { config, app, shutdown };
 }
 
+/**
+ * The hard deadline of a shutdown: if the process is still there `ms` after the signal (a
+ * dependency that never answers, a close that never completes), the reason goes to stderr and
+ * the process exits with code 1. The timer is not unref'd: a shutdown stuck on a promise that
+ * nothing will settle must still end with the reason, not with a silent exit 0.
+ */
+export function shutdownDeadline(ms: number, signal: string, exit: (code: number) => void = (code) => process.exit(code)): NodeJS.Timeout {
+  return setTimeout(() => {
+    const reason = `shutdown on ${signal} did not finish within ${ms} ms (shutdown.drainTimeoutMs + shutdown.graceMs): exiting with code 1`;
+    log.error(reason);
+    writeStderr(`${reason}\n`);
+    exit(1);
+  }, ms);
+}
+
 async function main(): Promise<void> {
   // handlers first: a signal during startup drains as soon as the node is up, never kills it
   let signalled: string | undefined;
   let node: RunningNode | undefined;
+  let deadline: NodeJS.Timeout | undefined;
   const stop = (signal: string) => {
+    // handlers run from the event loop, so bootConfig() below has returned (or exited with 2) by now
+    const { shutdown } = bootConfig().config;
+    deadline ??= shutdownDeadline(shutdown.drainTimeoutMs + shutdown.graceMs, signal);
     if (!node) {
       signalled ??= signal;
       return;

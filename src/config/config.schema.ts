@@ -138,7 +138,15 @@ export const configSchema = z
       /** how long a health dependency may take to answer before it counts as down */
       healthTimeoutMs: ms.default(1500),
     }).prefault({}),
-    shutdown: strictObject({ drainTimeoutMs: ms.default(10000) }).prefault({}),
+    shutdown: strictObject({
+      /** how long a drain waits for links to go before it drops the rest */
+      drainTimeoutMs: ms.default(10000),
+      /**
+       * what the rest of a shutdown (closing Redis, etcd, Kafka) may take after the drain: a
+       * process still running drainTimeoutMs + graceMs after the signal exits with code 1
+       */
+      graceMs: ms.default(5000),
+    }).prefault({}),
     log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   })
   .strict();

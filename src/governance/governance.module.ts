@@ -43,16 +43,19 @@ import { MetricsController } from './metrics/metrics.controller';
   controllers: [HealthController, MetricsController, AdminController],
   providers: [
     {
-      // what /health checks: the dependencies of the mode
+      // what /health checks: the dependencies of the mode. Readiness needs only the session
+      // store: an upgrade writes its session first and pushes route through Redis, while with
+      // etcd down the node keeps serving (its lease is renewed when etcd returns) and with Kafka
+      // down links connect and API pushes flow (events are dropped and counted)
       provide: DependencyProbes,
       inject: [GatewayConfig, RedisConnection, EtcdConnection, KafkaConnection],
       useFactory: (config: GatewayConfig, redis: RedisConnection, etcd: EtcdConnection, kafka: KafkaConnection): DependencyProbes =>
         config.mode === 'cluster'
           ? {
               probes: [
-                { name: 'redis', check: (t: number) => redis.ping(t) },
-                { name: 'etcd', check: (t: number) => etcd.ping(t) },
-                { name: 'kafka', check: (t: number) => kafka.ping(t) },
+                { name: 'redis', requiredForReady: true, check: (t: number) => redis.ping(t) },
+                { name: 'etcd', requiredForReady: false, check: (t: number) => etcd.ping(t) },
+                { name: 'kafka', requiredForReady: false, check: (t: number) => kafka.ping(t) },
               ],
             }
           : { probes: [] },

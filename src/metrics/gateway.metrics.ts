@@ -128,7 +128,8 @@ export class GatewayMetrics {
   });
   readonly eventsDropped = new Counter({
     name: 'websocket_gateway_events_dropped_total',
-    help: 'Events that could not be written to gateway.events',
+    help: 'Events not written to gateway.events, by reason (too_large: over the size bound or refused by the broker; buffer_full; produce_failed)',
+    labelNames: ['reason'],
     registers: [this.registry],
   });
   readonly heartbeatTimeouts = new Counter({

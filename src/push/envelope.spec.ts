@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { parseEnvelope } from './envelope';
+import { checkEnvelope, parseEnvelope } from './envelope';
 
 describe('push envelope', () => {
   it('accepts each target kind', () => {
@@ -51,5 +51,22 @@ describe('push envelope', () => {
     assert.deepEqual(fields({ bizId: 'b', to: { users: ['u'] }, body: 1, extra: 1 }), ['(body)']);
     assert.deepEqual(fields({ bizId: 'b', to: { users: ['u'] }, body: 1, ttlSec: -1 }, '3'), ['3.ttlSec']);
     assert.deepEqual(fields('nope'), ['(body)']);
+  });
+
+  it('checks the biz allow-list after the schema, naming bizId with reason unknown_biz', () => {
+    const allowed = new Set(['shop', 'chat']);
+    const push = (bizId: string) => ({ bizId, to: { users: ['u'] }, body: 1 });
+    assert.equal(checkEnvelope(push('shop'), allowed).ok, true);
+    assert.equal(checkEnvelope(push('anything'), new Set()).ok, true, 'an empty list allows any biz');
+    assert.deepEqual(checkEnvelope(push('zz'), allowed), {
+      ok: false,
+      reason: 'unknown_biz',
+      problems: [{ field: 'bizId', message: 'biz zz is not in push.bizIds', reason: 'unknown_biz' }],
+    });
+    const inBatch = checkEnvelope(push('zz'), allowed, '3');
+    assert.deepEqual(inBatch.ok ? [] : inBatch.problems.map((p) => p.field), ['3.bizId']);
+    // a malformed envelope is invalid whatever its biz: its bizId may not even be a string
+    const bad = checkEnvelope({ bizId: 'zz', to: {}, body: 1 }, allowed);
+    assert.deepEqual(bad.ok ? undefined : [bad.reason, bad.problems.map((p) => p.field)], ['invalid', ['to']]);
   });
 });

@@ -52,9 +52,17 @@ export type Envelope = z.infer<typeof envelopeSchema>;
 export interface EnvelopeProblem {
   field: string;
   message: string;
+  /** set when the envelope is well formed but refused by configuration: `unknown_biz` */
+  reason?: 'unknown_biz';
 }
 
 export type ParsedEnvelope = { ok: true; envelope: Envelope } | { ok: false; problems: EnvelopeProblem[] };
+
+/**
+ * An envelope checked for a push source: well formed (`invalid` otherwise) and for a biz this
+ * gateway serves (`unknown_biz` otherwise).
+ */
+export type CheckedEnvelope = { ok: true; envelope: Envelope } | { ok: false; reason: 'invalid' | 'unknown_biz'; problems: EnvelopeProblem[] };
 
 /** Validates one envelope; on failure lists every problem with the field at fault. */
 export function parseEnvelope(value: unknown, at = ''): ParsedEnvelope {
@@ -64,6 +72,26 @@ export function parseEnvelope(value: unknown, at = ''): ParsedEnvelope {
     ok: false,
     problems: r.error.issues.map((i) => ({ field: [at, ...i.path].filter((p) => p !== '').join('.') || '(body)', message: i.message })),
   };
+}
+
+/**
+ * The biz allow-list (config `push.bizIds`; empty allows any): undefined when the envelope's biz
+ * is served, else the problem naming `bizId` (at `at`, e.g. an index in a batch).
+ */
+export function unknownBiz(envelope: Envelope, allowedBizIds: ReadonlySet<string>, at = ''): EnvelopeProblem | undefined {
+  if (allowedBizIds.size === 0 || allowedBizIds.has(envelope.bizId)) return undefined;
+  return { field: [at, 'bizId'].filter((p) => p !== '').join('.'), message: `biz ${envelope.bizId} is not in push.bizIds`, reason: 'unknown_biz' };
+}
+
+/**
+ * The one validation of both push sources (the Kafka consumer and POST /api/push): the schema,
+ * then the biz allow-list, so the API refuses exactly what the consumer dead-letters.
+ */
+export function checkEnvelope(value: unknown, allowedBizIds: ReadonlySet<string>, at = ''): CheckedEnvelope {
+  const parsed = parseEnvelope(value, at);
+  if (!parsed.ok) return { ok: false, reason: 'invalid', problems: parsed.problems };
+  const problem = unknownBiz(parsed.envelope, allowedBizIds, at);
+  return problem ? { ok: false, reason: 'unknown_biz', problems: [problem] } : parsed;
 }
 
 const Pb = gateway.v1.PushEnvelope;

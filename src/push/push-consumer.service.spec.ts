@@ -40,6 +40,7 @@ describe('push consumer', () => {
       ['malformed', 'too_large', 'invalid', 'unknown_biz', 'malformed'],
     );
     assert.match(dead[2].detail, /to\.users/);
+    assert.equal(dead[3].detail, 'bizId: biz zz is not in push.bizIds');
     assert.deepEqual(seen, ['ok-1', 'ok-2']);
   });
 

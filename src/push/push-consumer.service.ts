@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
-import { Envelope, envelopeFromProtobuf, parseEnvelope } from './envelope';
+import { checkEnvelope, Envelope, envelopeFromProtobuf } from './envelope';
 import { DeadLetter, PushSource, RawRecord } from './push-source';
 import { PushRouter } from './push.router';
 import { runKeyed } from './keyed';
@@ -67,10 +67,8 @@ export class PushConsumer {
     } catch (err) {
       return { record, reason: 'malformed', detail: `not a ${contentType} envelope: ${(err as Error).message}` };
     }
-    const parsed = parseEnvelope(raw);
-    if (!parsed.ok) return { record, reason: 'invalid', detail: parsed.problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
-    if (this.bizIds.size > 0 && !this.bizIds.has(parsed.envelope.bizId))
-      return { record, reason: 'unknown_biz', detail: `biz ${parsed.envelope.bizId} is not in push.bizIds` };
-    return { record, envelope: parsed.envelope };
+    const checked = checkEnvelope(raw, this.bizIds);
+    if (!checked.ok) return { record, reason: checked.reason, detail: checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
+    return { record, envelope: checked.envelope };
   }
 }

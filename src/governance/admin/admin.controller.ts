@@ -14,12 +14,13 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import { NodeRegistry } from '../../cluster/node-registry';
+import { withTimeout } from '../../common/timeout';
 import { KickService } from '../../link/kick.service';
 import { PushResult, PushRouter } from '../../push/push.router';
 import { runKeyed } from '../../push/keyed';
 import { GatewayConfig } from '../../config/gateway.config';
 import { RoomsService } from '../../rooms/rooms.service';
-import { Envelope, EnvelopeProblem, parseEnvelope } from '../../push/envelope';
+import { checkEnvelope, Envelope, EnvelopeProblem } from '../../push/envelope';
 import { SessionStore } from '../../session/session.store';
 import { AdminTokenGuard } from './admin-token.guard';
 
@@ -51,6 +52,9 @@ function zodProblems(err: z.ZodError): EnvelopeProblem[] {
 @Controller('api')
 @UseGuards(AdminTokenGuard)
 export class AdminController {
+  /** push.bizIds: the same allow-list the Kafka consumer applies */
+  private readonly bizIds: ReadonlySet<string>;
+
   constructor(
     private readonly sessions: SessionStore,
     private readonly push: PushRouter,
@@ -58,7 +62,9 @@ export class AdminController {
     private readonly nodes: NodeRegistry,
     private readonly rooms: RoomsService,
     private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    this.bizIds = new Set(config.push.bizIds);
+  }
 
   /** Sessions across the cluster, paged by an opaque cursor; filter by biz, user, name. */
   @Get('clients')
@@ -88,7 +94,10 @@ export class AdminController {
     return { kicked: id, reason };
   }
 
-  /** One envelope or an array of them; all are validated before any is sent. */
+  /**
+   * One envelope or an array of them; all are validated before any is sent, with the Kafka
+   * consumer's rules (a biz outside push.bizIds is a problem naming `bizId`, reason `unknown_biz`).
+   */
   @Post('push')
   @HttpCode(202)
   async pushEnvelopes(@Body() body: unknown) {
@@ -99,7 +108,7 @@ export class AdminController {
     const envelopes: Envelope[] = [];
     const problems: EnvelopeProblem[] = [];
     items.forEach((item, i) => {
-      const r = parseEnvelope(item, batch ? String(i) : '');
+      const r = checkEnvelope(item, this.bizIds, batch ? String(i) : '');
       if (r.ok) {
         envelopes.push(r.envelope);
       } else problems.push(...r.problems);
@@ -148,9 +157,17 @@ export class AdminController {
     return { room, ...b.data, member: false };
   }
 
-  /** The nodes of the cluster as the registry knows them. */
+  /**
+   * The nodes of the cluster as the registry knows them; 503 naming the registry (etcd in
+   * cluster mode) while it does not answer within governance.healthTimeoutMs.
+   */
   @Get('nodes')
   async listNodes() {
-    return { items: await this.nodes.list() };
+    try {
+      return { items: await withTimeout(this.nodes.list(), this.config.governance.healthTimeoutMs) };
+    } catch (err) {
+      const registry = this.config.mode === 'cluster' ? `etcd (${this.config.etcd.endpoints.join(', ')})` : 'the node registry';
+      throw new ServiceUnavailableException({ error: 'unavailable', message: `cannot list nodes: ${registry} unavailable: ${(err as Error).message}` });
+    }
   }
 }

@@ -1,13 +1,16 @@
 import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { NodeState } from '../../cluster/node-state';
-import { DependencyProbes } from '../../common/probe';
+import { DependencyProbe, DependencyProbes } from '../../common/probe';
 import { GatewayConfig } from '../../config/gateway.config';
 
 /**
  * /health: every dependency of the mode (cluster: redis, etcd, kafka), 503 naming the one
- * that failed. /health/live: the process answers. /health/ready: running (not draining) and
- * every dependency up, so a balancer stops sending clients to a node that cannot serve them.
+ * that failed. /health/live: the process answers. /health/ready: whether the node can accept
+ * and serve links: state `running` (not starting, not draining) and the dependencies that
+ * serving needs up (the session store, Redis in cluster mode). etcd or Kafka being down does
+ * not fail readiness: links still connect and pushes still flow, so taking every node out of
+ * the balancer for it would turn a partial outage into a full one.
  */
 @Controller('health')
 export class HealthController {
@@ -19,9 +22,9 @@ export class HealthController {
     private readonly config: GatewayConfig,
   ) {}
 
-  private checks() {
+  private checks(probes: ReadonlyArray<DependencyProbe>) {
     const timeout = this.config.governance.healthTimeoutMs;
-    return this.probes.probes.map((probe) => async () => {
+    return probes.map((probe) => async () => {
       const session = this.indicator.check(probe.name);
       const started = Date.now();
       try {
@@ -36,7 +39,7 @@ export class HealthController {
   @Get()
   @HealthCheck()
   check() {
-    return this.health.check(this.checks());
+    return this.health.check(this.checks(this.probes.probes));
   }
 
   @Get('live')
@@ -49,6 +52,6 @@ export class HealthController {
   @HealthCheck()
   async ready() {
     if (!this.state.accepting) throw new ServiceUnavailableException({ status: 'error', error: { node: { status: 'down', state: this.state.state } } });
-    return this.health.check(this.checks());
+    return this.health.check(this.checks(this.probes.probes.filter((p) => p.requiredForReady)));
   }
 }

@@ -7,7 +7,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'src/codec/generated');
-const protos = ['proto/gateway/v1/frames.proto', 'proto/gateway/v1/envelope.proto'].map((p) => path.join(root, p));
+const protos = ['proto/gateway/v1/frames.proto', 'proto/gateway/v1/envelope.proto', 'proto/gateway/v1/backend.proto'].map((p) => path.join(root, p));
 const bin = (n) => path.join(root, 'node_modules/.bin', n);
 const js = path.join(out, 'frames.js');
 const dts = path.join(out, 'frames.d.ts');

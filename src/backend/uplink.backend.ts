@@ -7,12 +7,27 @@ export interface UplinkRequest {
   body: unknown;
 }
 
-/** Ack codes (docs/protocol.md): 0 ok; HTTP-like otherwise. */
-export const AckCode = { OK: 0, BAD_REQUEST: 400, NO_BACKEND: 404, BACKEND_ERROR: 500, UNAVAILABLE: 503, TIMEOUT: 504 } as const;
+/** Ack codes (docs/protocol.md): 0 ok; HTTP-like otherwise; a backend's own code passes through. */
+export const AckCode = {
+  OK: 0,
+  BAD_REQUEST: 400,
+  NO_BACKEND: 404,
+  TOO_MANY: 429,
+  BACKEND_ERROR: 500,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+} as const;
 
 export interface UplinkReply {
   code: number;
   body?: unknown;
+  msg?: string;
+}
+
+export interface JoinDecision {
+  allowed: boolean;
+  /** the ack code for a refusal: 403 the backend said no, 503/504 no backend could answer */
+  code?: number;
   msg?: string;
 }
 
@@ -22,8 +37,7 @@ export interface UplinkReply {
  * for backend trouble), so every req gets exactly one ack.
  */
 export abstract class UplinkBackend {
-  abstract readonly name: string;
   abstract request(req: UplinkRequest): Promise<UplinkReply>;
-  /** for bizs listed in rooms.approvalBizIds: may this session join the room? */
-  abstract authorizeJoin(session: Session, room: string): Promise<boolean>;
+  /** for bizs listed in rooms.approvalBizIds: may this session join the room? Never throws. */
+  abstract authorizeJoin(session: Session, room: string): Promise<JoinDecision>;
 }

@@ -69,6 +69,8 @@ export const configSchema = z
         .int()
         .min(1024)
         .default(1024 * 1024),
+      /** `req` frames of one link waiting for their ack; the next gets ack 429 */
+      maxInflightRequests: z.number().int().min(1).default(32),
     }).prefault({}),
     codec: strictObject({ default: z.enum(['json', 'protobuf']).default('json') }).prefault({}),
     session: strictObject({
@@ -126,6 +128,26 @@ export const configSchema = z
       ttlSec: z.number().int().min(1).default(1800),
       /** how long a mid is remembered to drop redeliveries */
       dedupTtlSec: z.number().int().min(1).default(600),
+    }).prefault({}),
+    backend: strictObject({
+      /** fixed backends, `<bizId>=<host:port>` each (no etcd needed); used with the ones etcd lists */
+      static: z.array(z.string().regex(/^[^=\s]+=[^=\s]+:\d{1,5}$/, 'expected <bizId>=<host:port>')).default([]),
+      /** where backends register in etcd (cluster mode): <prefix><bizId>/<instance> = {"addr": "host:port"} */
+      etcdPrefix: nonEmpty.default('/services/backends/'),
+      /** the built-in echo backend answers every req: auto = in embedded mode when no backend is configured */
+      echo: z.enum(['auto', 'on', 'off']).default('auto'),
+      /** deadline of one request, retries included */
+      timeoutMs: ms.default(5000),
+      /** retries on another instance, only for a request that cannot have reached a backend (unless idempotent) */
+      retries: z.number().int().min(0).max(5).default(2),
+      /** bizs whose requests may be retried even when a backend may have seen them */
+      idempotentBizIds: z.array(nonEmpty).default([]),
+      /** requests of one biz in flight at once, past which its next ones get 503 (a slow biz never holds another) */
+      maxConcurrentPerBiz: z.number().int().min(1).default(512),
+      /** consecutive failures that open an instance's circuit */
+      breakerFailures: z.number().int().min(1).default(5),
+      /** an open circuit lets one probe through after this */
+      breakerHalfOpenMs: ms.default(5000),
     }).prefault({}),
     rooms: strictObject({
       /** biz ids whose client joins need the backend's approval; others may join freely */

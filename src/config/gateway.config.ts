@@ -22,6 +22,7 @@ export class GatewayConfig {
   readonly push!: Resolved['push'];
   readonly mailbox!: Resolved['mailbox'];
   readonly rooms!: Resolved['rooms'];
+  readonly backend!: Resolved['backend'];
   readonly shutdown!: Resolved['shutdown'];
   readonly log!: Resolved['log'];
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { BackendModule } from '../backend/backend.module';
 import { ClusterModule } from '../cluster/cluster.module';
 import { DependencyProbes } from '../common/probe';
 import { ConfigModule } from '../config/config.module';
@@ -31,6 +32,7 @@ import { MetricsController } from './metrics/metrics.controller';
     TerminusModule.forRoot({ logger: false }),
     ConfigModule,
     MetricsModule,
+    BackendModule,
     ClusterModule,
     SessionModule,
     LinkModule,

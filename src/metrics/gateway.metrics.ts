@@ -63,15 +63,45 @@ export class GatewayMetrics {
   });
   readonly uplinkLatency = new Histogram({
     name: 'websocket_gateway_uplink_latency_seconds',
-    help: 'Client req to backend answer, by backend',
-    labelNames: ['backend'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    help: 'Client req to ack, by biz',
+    labelNames: ['biz'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly uplinkRequests = new Counter({
+    name: 'websocket_gateway_uplink_requests_total',
+    help: 'Client requests answered, by biz and ack code (0 ok)',
+    labelNames: ['biz', 'code'],
     registers: [this.registry],
   });
   readonly uplinkErrors = new Counter({
     name: 'websocket_gateway_uplink_errors_total',
-    help: 'Client requests answered with an error code, by backend and code',
-    labelNames: ['backend', 'code'],
+    help: 'Client requests answered with a code other than 0, by biz and code',
+    labelNames: ['biz', 'code'],
+    registers: [this.registry],
+  });
+  readonly uplinkInFlight = new Gauge({
+    name: 'websocket_gateway_uplink_in_flight',
+    help: 'Client requests waiting for their backend, by biz',
+    labelNames: ['biz'],
+    registers: [this.registry],
+  });
+  readonly uplinkRetries = new Counter({
+    name: 'websocket_gateway_uplink_retries_total',
+    help: 'Requests sent again to another instance (the first could not have reached a backend, or the biz is idempotent), by biz',
+    labelNames: ['biz'],
+    registers: [this.registry],
+  });
+  readonly backendInstances = new Gauge({
+    name: 'websocket_gateway_backend_instances',
+    help: 'Backend instances known per biz (etcd and static)',
+    labelNames: ['biz'],
+    registers: [this.registry],
+  });
+  readonly backendCircuit = new Gauge({
+    name: 'websocket_gateway_backend_circuit_state',
+    help: 'Circuit breaker state per backend instance: 0 closed, 1 half-open, 2 open',
+    labelNames: ['biz', 'instance'],
     registers: [this.registry],
   });
   readonly pushesStored = new Counter({ name: 'websocket_gateway_push_stored_total', help: 'Pushes appended to a user mailbox', registers: [this.registry] });

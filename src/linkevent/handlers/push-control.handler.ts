@@ -47,8 +47,9 @@ export class PushControlHandler {
     const s = link.session;
     const id = `${op}:${room}`;
     if (!ROOM.test(room)) return { type: 'ack', id, code: 400, msg: 'room must be 1-128 characters of letters, digits, _ . @ : + -' };
-    if (op === 'join' && this.approval.has(s.bizId) && !(await this.backend.authorizeJoin(s, room))) {
-      return { type: 'ack', id, code: 403, msg: 'the backend refused the join' };
+    if (op === 'join' && this.approval.has(s.bizId)) {
+      const decision = await this.backend.authorizeJoin(s, room);
+      if (!decision.allowed) return { type: 'ack', id, code: decision.code ?? 403, msg: decision.msg ?? 'the backend refused the join' };
     }
     if (op === 'join') await this.rooms.join(s.bizId, room, s.userId, s.sid);
     else await this.rooms.leave(s.bizId, room, s.userId, s.sid);

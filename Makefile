@@ -9,7 +9,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 # CPU that Redis, the broker and the node's own I/O need at the moment of a full GC (the p99).
 NODE_FLAGS := --max-semi-space-size=64 --v8-pool-size=1
 
-.PHONY: help setup deps deps_stop build run test ut it e2e fmt lint bench e2e_up e2e_down run_gateway run_gateway_only token clean
+.PHONY: help setup deps deps_stop build run test ut it e2e fmt lint bench e2e_up e2e_down run_gateway run_gateway_only run_backend token clean
 
 help: ## list the targets
 	@grep -E '^[a-z_]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ run_gateway: build ## dependencies (compose, or native without a Docker engine),
 run_gateway_only: build ## a cluster-mode node against already running Redis, Kafka and etcd
 	GATEWAY_MODE=cluster GATEWAY_JWT_SECRET=$${GATEWAY_JWT_SECRET:-dev-cluster-secret-0123456789} \
 	GATEWAY_ADMIN_TOKEN=$${GATEWAY_ADMIN_TOKEN:-dev-cluster-admin-token-0123} node $(NODE_FLAGS) dist/src/main.js
+
+run_backend: build ## the example gRPC backend against the running etcd and Kafka (biz demo)
+	node dist/examples/backend/backend.js --biz $${BIZ:-demo}
 
 clean: ## remove build output
 	rm -rf dist src/codec/generated

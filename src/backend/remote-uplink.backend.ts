@@ -134,13 +134,17 @@ export class RemoteUplinkBackend extends UplinkBackend {
     });
   }
 
-  /** power of two choices on outstanding requests, among instances not tried yet whose circuit is not open */
+  /**
+   * Power of two choices on outstanding requests, among the instances not tried yet whose circuit
+   * is not open; when every circuit is open, among those (cockatiel moves an open circuit to
+   * half-open only when asked to run something after backend.breakerHalfOpenMs: the call is then
+   * the probe, and within the break it fails at once without reaching the backend).
+   */
   private pick(bizId: string, tried: ReadonlySet<string>): BackendInstance {
-    const all = this.directory.instances(bizId);
-    let candidates = all.filter((i) => !tried.has(i.addr) && this.circuit(i).state !== CircuitState.Open);
-    if (candidates.length === 0) candidates = all.filter((i) => !tried.has(i.addr) && this.circuit(i).state === CircuitState.HalfOpen);
-    if (candidates.length === 0)
-      throw new NoInstance(tried.size ? `every backend of biz ${bizId} failed` : `every backend of biz ${bizId} is unavailable (circuits open)`);
+    const untried = this.directory.instances(bizId).filter((i) => !tried.has(i.addr));
+    let candidates = untried.filter((i) => this.circuit(i).state !== CircuitState.Open);
+    if (candidates.length === 0) candidates = untried;
+    if (candidates.length === 0) throw new NoInstance(`every backend of biz ${bizId} is unavailable (${tried.size} tried)`);
     if (candidates.length === 1) return candidates[0];
     const a = candidates[Math.floor(Math.random() * candidates.length)];
     let b = candidates[Math.floor(Math.random() * (candidates.length - 1))];

@@ -8,7 +8,8 @@
  *                       each frame {"type":"req","id","body"} becomes a Request
  *                       {session: {sid, bizId: FWD_BIZ, userId, node}, id, body: JSON bytes}
  *                       (5 s deadline), its reply {"type":"ack","id","code","body"} (the reply's
- *                       body parsed as JSON; a gRPC error is code 503, a body that is not JSON 502)
+ *                       body parsed as JSON; past the deadline 504, another gRPC error 503, a body
+ *                       that is not JSON 502)
  *   GET /health         {status: "ok", links}
  * No auth, no heartbeat, no metrics, no retries, no channelz: the floor a gateway's cost is
  * measured against.
@@ -45,9 +46,22 @@ const wss = new WebSocketServer({
 let links = 0;
 let seq = 0;
 
+const seenErrors = new Set();
+
+/** the first gRPC error of each status, on stderr (the bench keeps it in results/) */
+function noteError(err) {
+  if (seenErrors.has(err.code)) return;
+  seenErrors.add(err.code);
+  process.stderr.write(`gRPC error ${err.code}: ${err.message}\n`);
+}
+
 /** the ack of one reply: its body parsed back from JSON bytes (empty = no body) */
 function ackOf(id, err, reply) {
-  if (err) return { type: "ack", id, code: 503, msg: err.details };
+  if (err) {
+    noteError(err);
+    const code = err.code === grpc.status.DEADLINE_EXCEEDED ? 504 : 503;
+    return { type: "ack", id, code, msg: err.details };
+  }
   if (!reply.body.length) return { type: "ack", id, code: reply.code };
   try {
     const body = JSON.parse(reply.body.toString("utf8"));

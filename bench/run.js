@@ -49,7 +49,8 @@
  *   "gateway client side not built yet" when its acks do not come from the backend); gateway ÷
  *   ceiling ratios, goals: max rate >= 0.7x the ceiling's, p99 at 2,000/s <= 2x the ceiling's.
  *   knobs: the BENCH_UPLINK_* above, BENCH_UPLINK_FWD_PORT (9124) BENCH_UPLINK_BACKEND_GW_PORT
- *   (9242) BENCH_UPLINK_BACKEND_GOV_PORT (9243)
+ *   (9242) BENCH_UPLINK_BACKEND_GOV_PORT (9243) BENCH_UPLINK_BACKEND_WINDOW (reqs outstanding per
+ *   link in the closed loop, 1)
  *
  * Kafka scenarios (bench/kafka-bench.js, a second table; need Redis, etcd and Kafka):
  *   kafka   unicast pushes produced to Kafka (kafkajs, own process) -> one cluster-mode gateway

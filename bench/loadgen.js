@@ -32,7 +32,7 @@
  *       for `durationMs`; acks (and latencies) count after the first `warmMs`.
  *       -> {ev: 'uplinkSent', phase, sent} once sending stopped
  *   {cmd: 'uplinkCount', phase} -> {ev: 'uplinkCount', phase, acked, sent}
- *   {cmd: 'uplinkStats', phase} -> {ev: 'uplinkStats', phase, sent, acked, ok, inWindow, lat,
+ *   {cmd: 'uplinkStats', phase} -> {ev: 'uplinkStats', phase, sent, acked, ok, inWindow, okInWindow, lat,
  *       codes, unknown, pending, firstUs, fromUs, endUs, lastUs, ...}; then forgets the phase
  *   {cmd: 'close'}          terminates every link and exits
  *
@@ -305,6 +305,8 @@ function startUplink(m) {
     acked: 0,
     ok: 0,
     inWindow: 0,
+    /** of which code 0 */
+    okInWindow: 0,
     codes: {},
     unknown: 0,
     notOpen: 0,
@@ -345,6 +347,7 @@ function onUplinkAck(ws, frame) {
   else u.codes[frame.code] = (u.codes[frame.code] || 0) + 1;
   const counted = now >= u.fromUs && !u.stopped;
   if (counted) u.inWindow++;
+  if (counted && frame.code === 0) u.okInWindow++;
   if ((u.mode === "rate" || counted) && u.lat.length < MAX_SAMPLES_PER_PHASE)
     u.lat.push((now - sentUs) / 1000);
   if (u.mode === "window" && !u.stopped) sendReq(ws);

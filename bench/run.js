@@ -29,7 +29,7 @@
  * BENCH_HEAP_SNAPSHOTS (dir: heap snapshots of each server at 0 links and with all links)
  * BENCH_DEBUG_MEM (1: log every memory reading with V8's heap spaces)
  * BENCH_DUMP (file: append every push sample as [send µs, latency ms] per phase)
- * BENCH_ONLY (raw,gateway,cluster,uplink,kafka,fanout: the targets to run) BENCH_GATEWAY_NODE_ARGS
+ * BENCH_ONLY (raw,gateway,cluster,uplink,uplink-backend,kafka,fanout: the targets to run) BENCH_GATEWAY_NODE_ARGS
  * (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
  *
  * Uplink scenario (bench/uplink-bench.js, a table of its own; BENCH_ONLY value `uplink`):
@@ -41,6 +41,16 @@
  *   knobs: BENCH_UPLINK_LINKS (1000) BENCH_UPLINK_RATES (2000,5000) BENCH_UPLINK_PHASE_MS
  *   (10000) BENCH_UPLINK_WINDOW (reqs outstanding per link, 4) BENCH_UPLINK_MAX_MS (10000)
  *   BENCH_UPLINK_GW_PORT (9232) BENCH_UPLINK_GOV_PORT (9233) BENCH_UPLINK_RAW_PORT (9122)
+ *
+ * Uplink through a backend (the same file, a table of its own; BENCH_ONLY value `uplink-backend`):
+ *   the same phases with {"echo": ...} bodies answered by one example gRPC backend
+ *   (dist/examples/backend/backend.js --no-etcd): bench/raw-grpc-forwarder.js (ws -> one grpc-js
+ *   channel -> ack, the ceiling) against the gateway (embedded, GATEWAY_BACKEND_STATIC=bench=<addr>;
+ *   "gateway client side not built yet" when its acks do not come from the backend); gateway ÷
+ *   ceiling ratios, goals: max rate >= 0.7x the ceiling's, p99 at 2,000/s <= 2x the ceiling's.
+ *   knobs: the BENCH_UPLINK_* above, BENCH_UPLINK_FWD_PORT (9124) BENCH_UPLINK_BACKEND_GW_PORT
+ *   (9242) BENCH_UPLINK_BACKEND_GOV_PORT (9243) BENCH_UPLINK_BACKEND_WINDOW (reqs outstanding per
+ *   link in the closed loop, 1)
  *
  * Kafka scenarios (bench/kafka-bench.js, a second table; need Redis, etcd and Kafka):
  *   kafka   unicast pushes produced to Kafka (kafkajs, own process) -> one cluster-mode gateway
@@ -639,6 +649,8 @@ async function main() {
   const { results, clusterNote } = await runPushTargets();
   const extras = [];
   if (CFG.only.has("uplink")) extras.push(await uplinkBench.runUplink());
+  if (CFG.only.has("uplink-backend"))
+    extras.push(await uplinkBench.runUplinkBackend());
   const wantKafka = CFG.only.has("kafka");
   const wantFanout = CFG.only.has("fanout");
   if (wantKafka || wantFanout)

@@ -23,7 +23,7 @@ const CFG = {
   maxInflight: 64, // POSTs in flight before the pusher skips ticks (and says so)
   cluster: (env.BENCH_CLUSTER || "auto").toLowerCase(),
   only: new Set(
-    (env.BENCH_ONLY || "raw,gateway,cluster,uplink,kafka,fanout")
+    (env.BENCH_ONLY || "raw,gateway,cluster,uplink,uplink-backend,kafka,fanout")
       .split(",")
       .map((x) => x.trim()),
   ),
@@ -43,6 +43,7 @@ module.exports = {
   ROOT,
   GATEWAY_ENTRY,
   RAW_ENTRY: path.join(BENCH, "raw-ws-server.js"),
+  FORWARDER_ENTRY: path.join(BENCH, "raw-grpc-forwarder.js"),
   LOADGEN: path.join(BENCH, "loadgen.js"),
   PRODUCER: path.join(BENCH, "kafka-producer.js"),
   PROBE: path.join(BENCH, "mem-probe.js"),

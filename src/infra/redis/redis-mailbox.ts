@@ -25,19 +25,24 @@ export class RedisMailbox extends Mailbox {
 
   async readAfter(bizId: string, userId: string, epoch: string | undefined, seq: number, limit = 1000): Promise<ReadResult> {
     const k = mailboxKeys(this.redis.keyPrefix, bizId, userId);
-    const [[, current], [, rows]] = (await this.redis.command
+    // one MULTI: the epoch, the last seq, the entries after the cursor and the first entry stored
+    // are read at one instant, so an append landing between two reads cannot pass for an entry
+    // that aged out
+    const [[, current], [, lastSeq], [, rows], [, head]] = (await this.redis.command
       .multi()
       .get(k.epoch)
+      .get(k.seq)
       .xrange(k.stream, `${epoch === undefined ? 0 : seq + 1}-0`, '+', 'COUNT', limit)
-      .exec()) as [[null, string | null], [null, [string, string[]][]]];
+      .xrange(k.stream, '-', '+', 'COUNT', 1)
+      .exec()) as [[null, string | null], [null, string | null], [null, [string, string[]][]], [null, [string, string[]][]]];
+    const last = Number(lastSeq ?? 0);
     if (current === null) {
       // nothing stored for this user: a client with a cursor lost it, one without has nothing to get
       return epoch === undefined ? { kind: 'entries', epoch: '', entries: [] } : { kind: 'resync', epoch: '', seq: 0, reason: 'epoch_changed' };
     }
     if (epoch !== undefined && epoch !== current) {
       // the stream the cursor belongs to is gone: what the new epoch still holds can be replayed
-      const first = await this.redis.command.xrange(k.stream, '-', '+', 'COUNT', 1);
-      return { kind: 'resync', epoch: current, seq: first.length ? seqOf(first[0][0]) - 1 : await this.lastSeq(k.seq), reason: 'epoch_changed' };
+      return { kind: 'resync', epoch: current, seq: head.length ? seqOf(head[0][0]) - 1 : last, reason: 'epoch_changed' };
     }
     const entries: MailboxEntry[] = rows.map(([id, fields]) => {
       const f: Record<string, string> = {};
@@ -48,11 +53,8 @@ export class RedisMailbox extends Mailbox {
       // entries after `seq` must start at seq+1; otherwise the cap dropped the ones between
       return { kind: 'resync', epoch: current, seq: entries[0].seq - 1, reason: 'gap_too_old' };
     }
-    if (epoch !== undefined && entries.length === 0) {
-      // nothing after the cursor is stored: fine if nothing came after it, else it aged out
-      const last = await this.lastSeq(k.seq);
-      if (last > seq) return { kind: 'resync', epoch: current, seq: last, reason: 'gap_too_old' };
-    }
+    // nothing after the cursor is stored although later seqs were given: they aged out
+    if (epoch !== undefined && entries.length === 0 && last > seq) return { kind: 'resync', epoch: current, seq: last, reason: 'gap_too_old' };
     return { kind: 'entries', epoch: current, entries };
   }
 
@@ -60,10 +62,6 @@ export class RedisMailbox extends Mailbox {
     const k = mailboxKeys(this.redis.keyPrefix, bizId, userId);
     const [[, epoch], [, seq]] = (await this.redis.command.multi().get(k.epoch).get(k.seq).exec()) as [[null, string | null], [null, string | null]];
     return epoch === null ? { seq: 0 } : { epoch, seq: Number(seq ?? 0) };
-  }
-
-  private async lastSeq(key: string): Promise<number> {
-    return Number((await this.redis.command.get(key)) ?? 0);
   }
 }
 

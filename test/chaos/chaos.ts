@@ -88,7 +88,9 @@ async function main() {
     SHARED ? sharedKafka() : startPrivateKafka(),
   ]);
   const f: Faults = { redis, aofDir, etcd, kafka };
-  console.log(`services up in ${Date.now() - started} ms: redis ${redis.url} (AOF ${aofDir}), etcd ${etcd.url}, kafka ${kafka.brokers[0]}${SHARED ? ' (shared)' : ''}`);
+  console.log(
+    `services up in ${Date.now() - started} ms: redis ${redis.url} (AOF ${aofDir}), etcd ${etcd.url}, kafka ${kafka.brokers[0]}${SHARED ? ' (shared)' : ''}`,
+  );
 
   const iso = uniquePrefixes('chaos');
   const env: Record<string, string> = {
@@ -115,7 +117,13 @@ async function main() {
   });
   console.log(`3 nodes up and consuming ${topic} after ${Date.now() - started} ms`);
 
-  const k = new Kafka({ brokers: kafka.brokers, logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 3000, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const k = new Kafka({
+    brokers: kafka.brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 3000,
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
   const only = process.env.CHAOS_CASES ? new Set(process.env.CHAOS_CASES.split(',').map(Number)) : undefined;
   const cases: { id: number; name: string; fault: (ctx: Ctx) => Promise<void>; mailboxLost?: boolean }[] = [
     {
@@ -203,7 +211,9 @@ async function main() {
 
   printTable(results);
   const failed = results.filter((r) => r.fails.length);
-  console.log(`chaos: ${results.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s; ${failed.length ? `FAIL (${failed.map((r) => r.id).join(', ')})` : 'PASS'}`);
+  console.log(
+    `chaos: ${results.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s; ${failed.length ? `FAIL (${failed.map((r) => r.id).join(', ')})` : 'PASS'}`,
+  );
   return failed.length ? 1 : 0;
 }
 
@@ -236,7 +246,13 @@ async function runCase(
     const count = i < TWO_LINK_USERS ? 2 : 1;
     for (let j = 0; j < count; j++) {
       const home = nodes[(i + j) % nodes.length].nodeId;
-      const link = new ChaosLink(u, BIZ, `${u}-d${j}`, (pref) => pick(pref), (s) => positions.set(s.mid, s));
+      const link = new ChaosLink(
+        u,
+        BIZ,
+        `${u}-d${j}`,
+        (pref) => pick(pref),
+        (s) => positions.set(s.mid, s),
+      );
       (link as any).home = home;
       links.push(link);
     }
@@ -322,7 +338,14 @@ async function runCase(
   while (Date.now() < recoveryDeadline) {
     const l = live();
     if (readyMs === null) {
-      const st = await Promise.all(l.map((node) => http(`${node.adminUrl}/health/ready`, {}, 2000).then((r) => r.status, () => 0)));
+      const st = await Promise.all(
+        l.map((node) =>
+          http(`${node.adminUrl}/health/ready`, {}, 2000).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        ),
+      );
       if (st.every((s) => s === 200)) {
         readyMs = Date.now() - faultEnd;
         recoveryDeadline = Date.now() + DIRECTORY_BOUND_MS + 2000;
@@ -457,14 +480,24 @@ async function runCase(
       const inRange = (byUser.get(l.user) ?? [])
         .map((a) => positions.get(a.mid))
         .filter((p): p is Seen => !!p)
-        .filter((p) => (p.epoch === rs.prev.epoch && p.seq > rs.prev.seq && (rs.epoch !== p.epoch || p.seq <= rs.seq)) || (p.epoch === rs.epoch && p.seq <= rs.seq && p.epoch !== rs.prev.epoch));
+        .filter(
+          (p) =>
+            (p.epoch === rs.prev.epoch && p.seq > rs.prev.seq && (rs.epoch !== p.epoch || p.seq <= rs.seq)) ||
+            (p.epoch === rs.epoch && p.seq <= rs.seq && p.epoch !== rs.prev.epoch),
+        );
       const newStreamClaimedLost = inRange.filter((p) => p.epoch === rs.epoch && p.seq <= rs.seq);
       // entries the mailbox still holds inside the range the resync declared lost
       const heldInRange = (storedByUser.get(l.user) ?? []).filter(
-        (p) => (p.epoch === rs.prev.epoch && p.seq > rs.prev.seq && (rs.epoch !== p.epoch || p.seq <= rs.seq)) || (p.epoch === rs.epoch && p.seq <= rs.seq && p.epoch !== rs.prev.epoch),
+        (p) =>
+          (p.epoch === rs.prev.epoch && p.seq > rs.prev.seq && (rs.epoch !== p.epoch || p.seq <= rs.seq)) ||
+          (p.epoch === rs.epoch && p.seq <= rs.seq && p.epoch !== rs.prev.epoch),
       );
-      const justified = heldInRange.length === 0 && (rs.reason === 'epoch_changed' ? !!c.mailboxLost && newStreamClaimedLost.length === 0 : rs.reason === 'gap_too_old');
-      if (!justified) unjustified.push(`${l.label} on ${l.node}: resync ${rs.reason} ${rs.epoch}:${rs.seq} after cursor ${rs.prev.epoch}:${rs.prev.seq} at +${rs.at - faultStart} ms, but the mailbox holds ${heldInRange.map((p) => `${p.epoch}:${p.seq} (${p.mid})`).join(', ') || 'the range (Redis kept its data)'}`);
+      const justified =
+        heldInRange.length === 0 && (rs.reason === 'epoch_changed' ? !!c.mailboxLost && newStreamClaimedLost.length === 0 : rs.reason === 'gap_too_old');
+      if (!justified)
+        unjustified.push(
+          `${l.label} on ${l.node}: resync ${rs.reason} ${rs.epoch}:${rs.seq} after cursor ${rs.prev.epoch}:${rs.prev.seq} at +${rs.at - faultStart} ms, but the mailbox holds ${heldInRange.map((p) => `${p.epoch}:${p.seq} (${p.mid})`).join(', ') || 'the range (Redis kept its data)'}`,
+        );
       if (justified) r.resyncsJustified++;
       if (r.resyncDetail.length < 5)
         r.resyncDetail.push(
@@ -485,11 +518,17 @@ async function runCase(
   if (r.lost) r.fails.push(`lost ${r.lost}: ${r.lostDetail.join(' | ')}`);
   if (r.gaps) r.fails.push(`gaps ${r.gaps}: ${r.gapDetail.join(' | ')}`);
   if (r.duplicates) r.fails.push(`duplicates not dropped by seq ${r.duplicates}: ${r.dupDetail.join(' | ')}`);
-  if (readyMs === null || readyMs > READY_BOUND_MS) r.fails.push(`nodes not all ready within ${READY_BOUND_MS} ms of the fault's end (${readyMs ?? 'never'}): ${directoryDetail}`);
+  if (readyMs === null || readyMs > READY_BOUND_MS)
+    r.fails.push(`nodes not all ready within ${READY_BOUND_MS} ms of the fault's end (${readyMs ?? 'never'}): ${directoryDetail}`);
   if (directoryMs === null || readyMs === null || directoryMs - readyMs > DIRECTORY_BOUND_MS)
-    r.fails.push(`directory not exact within ${DIRECTORY_BOUND_MS} ms of the nodes being ready (ready ${readyMs ?? 'never'} ms, exact ${directoryMs ?? 'never'} ms after the fault): ${directoryDetail}`);
+    r.fails.push(
+      `directory not exact within ${DIRECTORY_BOUND_MS} ms of the nodes being ready (ready ${readyMs ?? 'never'} ms, exact ${directoryMs ?? 'never'} ms after the fault): ${directoryDetail}`,
+    );
   if (r.produced === 0) r.fails.push('nothing was produced');
-  if (unjustified.length) r.fails.push(`${unjustified.length} resyncs declared lost what the mailbox still held (a needless loss for the client): ${unjustified.slice(0, 4).join(' | ')}`);
+  if (unjustified.length)
+    r.fails.push(
+      `${unjustified.length} resyncs declared lost what the mailbox still held (a needless loss for the client): ${unjustified.slice(0, 4).join(' | ')}`,
+    );
 
   // case 6: the orchestrator restarts the killed node (same id); see whether that heals the directory
   if (c.id === 6 && directoryMs === null) {
@@ -506,7 +545,9 @@ async function runCase(
         () => true,
         () => false,
       );
-      r.extra.push(`after restarting ${victim.nodeId} with the same id: directory ${healed ? `healed ${Date.now() - t0} ms after the restart began` : 'still not empty'}`);
+      r.extra.push(
+        `after restarting ${victim.nodeId} with the same id: directory ${healed ? `healed ${Date.now() - t0} ms after the restart began` : 'still not empty'}`,
+      );
     } catch (err) {
       r.extra.push(`restart of ${victim.nodeId} failed: ${(err as Error).message.slice(0, 200)}`);
     }
@@ -521,7 +562,10 @@ async function readMailboxes(store: { url: string; prefix: string }, users: stri
   try {
     for (const u of users) {
       const key = `${encodeURIComponent(BIZ)}:${encodeURIComponent(u)}`;
-      const [[, epoch], [, rows]] = (await cli.multi().get(`${store.prefix}mbep:${key}`).xrange(`${store.prefix}mb:${key}`, '-', '+').exec()) as [[null, string | null], [null, [string, string[]][]]];
+      const [[, epoch], [, rows]] = (await cli.multi().get(`${store.prefix}mbep:${key}`).xrange(`${store.prefix}mb:${key}`, '-', '+').exec()) as [
+        [null, string | null],
+        [null, [string, string[]][]],
+      ];
       if (epoch === null) continue;
       for (const [id, fields] of rows) {
         const mid = fields[fields.indexOf('mid') + 1];
@@ -588,7 +632,13 @@ function deps(...args: string[]) {
   execFileSync('bash', [path.join(ROOT, 'scripts/deps.sh'), ...args], { stdio: 'inherit' });
 }
 async function sharedEtcd(): Promise<Service> {
-  return { url: 'http://127.0.0.1:2379', stop: async () => deps('stop', 'etcd'), start: async () => deps('start', 'etcd'), tail: () => '', remove: () => undefined };
+  return {
+    url: 'http://127.0.0.1:2379',
+    stop: async () => deps('stop', 'etcd'),
+    start: async () => deps('start', 'etcd'),
+    tail: () => '',
+    remove: () => undefined,
+  };
 }
 async function sharedKafka(): Promise<Service & { brokers: string[] }> {
   return {

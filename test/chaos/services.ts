@@ -172,7 +172,20 @@ export async function startPrivateKafka(): Promise<Service & { brokers: string[]
   await new Promise<void>((resolve, reject) =>
     execFile(
       'java',
-      ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${log4j}`, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', props],
+      [
+        '-Xmx256m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        `-Dlog4j2.configurationFile=${log4j}`,
+        '-cp',
+        cp,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        id,
+        '-c',
+        props,
+      ],
       { timeout: 60000 },
       (err, stdout, stderr) => (err ? reject(new Error(`Kafka storage format failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
     ),

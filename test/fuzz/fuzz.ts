@@ -233,7 +233,13 @@ function jsonGens(): Gen[] {
     {
       cls: 'json/unknown-or-bad-type',
       weight: 2,
-      make: () => ({ data: JSON.stringify({ type: pick([word(), '', 42, null, ['ping'], { a: 1 }, 'PING', 'ackPush', 'ack_push']) as unknown, ...(randomValue() as object) }), binary: false }),
+      make: () => ({
+        data: JSON.stringify({
+          type: pick([word(), '', 42, null, ['ping'], { a: 1 }, 'PING', 'ackPush', 'ack_push']) as unknown,
+          ...(randomValue() as object),
+        }),
+        binary: false,
+      }),
       expect: (a) => a === 'error:400',
       expected: 'error:400',
     },
@@ -268,7 +274,7 @@ function jsonGens(): Gen[] {
         return { data: JSON.stringify(v.frame), binary: false };
       },
       expect: (a) => ((currentExpect as any).value as string[]).includes(a),
-      expected: 'the frame kind\'s documented answer',
+      expected: "the frame kind's documented answer",
     },
     {
       cls: 'json/deep-nesting',
@@ -327,7 +333,18 @@ function jsonGens(): Gen[] {
     {
       cls: 'json/bad-token-frame',
       weight: 0.1,
-      make: () => ({ data: JSON.stringify({ type: 'token', token: pick([word(40), hsToken({ sub: 'someone-else', biz: 'fz' }), hsToken({ sub: 'fz-json', biz: 'fz' }, 'wrong-secret-0123456789'), noneToken({ sub: 'fz-json', biz: 'fz' })]) }), binary: false }),
+      make: () => ({
+        data: JSON.stringify({
+          type: 'token',
+          token: pick([
+            word(40),
+            hsToken({ sub: 'someone-else', biz: 'fz' }),
+            hsToken({ sub: 'fz-json', biz: 'fz' }, 'wrong-secret-0123456789'),
+            noneToken({ sub: 'fz-json', biz: 'fz' }),
+          ]),
+        }),
+        binary: false,
+      }),
       expect: (a) => a === 'close:4002',
       expected: 'close:4002 (token frame rejected)',
     },
@@ -385,7 +402,10 @@ function pbGens(): Gen[] {
     {
       cls: 'pb/bad-body-json',
       weight: 1,
-      make: () => ({ data: Buffer.from(gateway.v1.Frame.encode({ req: { id: 'b', body: rnd() < 0.5 ? bytes(int(1, 50)) : Buffer.from('{"a":') } }).finish()), binary: true }),
+      make: () => ({
+        data: Buffer.from(gateway.v1.Frame.encode({ req: { id: 'b', body: rnd() < 0.5 ? bytes(int(1, 50)) : Buffer.from('{"a":') } }).finish()),
+        binary: true,
+      }),
       expect: (a) => ['error:400', 'ack:400'].includes(a),
       expected: 'error:400 (body is not UTF-8 JSON)',
     },
@@ -441,7 +461,13 @@ function frameBytes(opts: { fin?: boolean; rsv?: number; opcode: number; mask?: 
   return Buffer.concat([head, key, masked]);
 }
 
-const INVALID_UTF8 = [Buffer.from([0xc3, 0x28]), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80]), Buffer.from('{"type":"ping","ts":1}\xc0', 'latin1')];
+const INVALID_UTF8 = [
+  Buffer.from([0xc3, 0x28]),
+  Buffer.from([0xff, 0xfe, 0x41]),
+  Buffer.from([0xed, 0xa0, 0x80]),
+  Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80]),
+  Buffer.from('{"type":"ping","ts":1}\xc0', 'latin1'),
+];
 const closePayload = (code: number, reason: Buffer = Buffer.alloc(0)) => {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(code);
@@ -451,24 +477,38 @@ const closePayload = (code: number, reason: Buffer = Buffer.alloc(0)) => {
 const VIOLATIONS: { cls: string; make: () => Buffer; expect: number[] }[] = [
   { cls: 'raw/bad-opcode', make: () => frameBytes({ opcode: pick([3, 4, 5, 6, 7, 11, 12, 13, 14, 15]), payload: bytes(int(0, 20)) }), expect: [1002] },
   { cls: 'raw/unmasked-client-frame', make: () => frameBytes({ opcode: 1, mask: false, payload: Buffer.from('{"type":"ping","ts":1}') }), expect: [1002] },
-  { cls: 'raw/reserved-bits', make: () => frameBytes({ opcode: pick([1, 2, 9]), rsv: int(1, 7), payload: Buffer.from('{"type":"ping","ts":1}') }), expect: [1002] },
-  { cls: 'raw/oversize-length', make: () => frameBytes({ opcode: pick([1, 2]), lengthOverride: pick([524289n, 1n << 32n, 1n << 40n, (1n << 53n) - 1n]) }), expect: [1009] },
+  {
+    cls: 'raw/reserved-bits',
+    make: () => frameBytes({ opcode: pick([1, 2, 9]), rsv: int(1, 7), payload: Buffer.from('{"type":"ping","ts":1}') }),
+    expect: [1002],
+  },
+  {
+    cls: 'raw/oversize-length',
+    make: () => frameBytes({ opcode: pick([1, 2]), lengthOverride: pick([524289n, 1n << 32n, 1n << 40n, (1n << 53n) - 1n]) }),
+    expect: [1009],
+  },
   { cls: 'raw/length-msb-set', make: () => frameBytes({ opcode: 2, lengthOverride: 1n << 63n }), expect: [1002, 1009] },
   { cls: 'raw/fragmented-control', make: () => frameBytes({ opcode: pick([8, 9, 10]), fin: false, payload: Buffer.from('x') }), expect: [1002] },
   { cls: 'raw/control-over-125', make: () => frameBytes({ opcode: pick([9, 10]), payload: bytes(int(126, 300)) }), expect: [1002] },
   { cls: 'raw/continuation-without-start', make: () => frameBytes({ opcode: 0, payload: Buffer.from('abc') }), expect: [1002] },
   {
     cls: 'raw/new-message-inside-fragmented',
-    make: () => Buffer.concat([frameBytes({ opcode: 1, fin: false, payload: Buffer.from('{"ty') }), frameBytes({ opcode: pick([1, 2]), payload: Buffer.from('x') })]),
+    make: () =>
+      Buffer.concat([frameBytes({ opcode: 1, fin: false, payload: Buffer.from('{"ty') }), frameBytes({ opcode: pick([1, 2]), payload: Buffer.from('x') })]),
     expect: [1002],
   },
   { cls: 'raw/invalid-utf8-text', make: () => frameBytes({ opcode: 1, payload: pick(INVALID_UTF8) }), expect: [1007] },
   {
     cls: 'raw/invalid-utf8-fragmented-text',
-    make: () => Buffer.concat([frameBytes({ opcode: 1, fin: false, payload: Buffer.from('{"type":') }), frameBytes({ opcode: 0, payload: pick(INVALID_UTF8) })]),
+    make: () =>
+      Buffer.concat([frameBytes({ opcode: 1, fin: false, payload: Buffer.from('{"type":') }), frameBytes({ opcode: 0, payload: pick(INVALID_UTF8) })]),
     expect: [1007],
   },
-  { cls: 'raw/close-invalid-code', make: () => frameBytes({ opcode: 8, payload: closePayload(pick([0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 65535])) }), expect: [1002] },
+  {
+    cls: 'raw/close-invalid-code',
+    make: () => frameBytes({ opcode: 8, payload: closePayload(pick([0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 65535])) }),
+    expect: [1002],
+  },
   { cls: 'raw/close-1-byte-payload', make: () => frameBytes({ opcode: 8, payload: Buffer.from([3]) }), expect: [1002] },
   { cls: 'raw/close-invalid-utf8-reason', make: () => frameBytes({ opcode: 8, payload: closePayload(1000, pick(INVALID_UTF8)) }), expect: [1007] },
 ];
@@ -540,7 +580,13 @@ async function fuzzRaw(node: GatewayProcess, total: number) {
     const v = pick(VIOLATIONS);
     const data = v.make();
     const a = await rawViolation(node, data);
-    record(v.cls, a, v.expect.some((c) => a === `close:${c}`), () => show(data), v.expect.map((c) => `close:${c}`).join(' or '));
+    record(
+      v.cls,
+      a,
+      v.expect.some((c) => a === `close:${c}`),
+      () => show(data),
+      v.expect.map((c) => `close:${c}`).join(' or '),
+    );
   }
 }
 
@@ -559,7 +605,10 @@ function randomToken(): { token: string; kind: string } {
     ['not-yet-valid', () => hsToken({ sub: 'u', biz: 'fz', nbf: now + 3600 })],
     ['missing-sub', () => hsToken({ biz: 'fz' })],
     ['missing-biz', () => hsToken({ sub: 'u' })],
-    ['claims-wrong-types', () => hsToken({ sub: wrongTypeFor('u') as never, biz: wrongTypeFor('fz') as never, did: pick([1, {}, 'a b', 'x'.repeat(300)]) as never })],
+    [
+      'claims-wrong-types',
+      () => hsToken({ sub: wrongTypeFor('u') as never, biz: wrongTypeFor('fz') as never, did: pick([1, {}, 'a b', 'x'.repeat(300)]) as never }),
+    ],
     ['payload-not-json', () => `${b64({ alg: 'HS256' })}.${Buffer.from(unicode(20)).toString('base64url')}.${word(43, ALNUM)}`],
     ['hs512', () => require('jsonwebtoken').sign({ sub: 'u', biz: 'fz', exp: now + 60 }, 'e2e-jwt-secret-0123456789abcdef', { algorithm: 'HS512' })],
     ['empty', () => ''],
@@ -568,11 +617,21 @@ function randomToken(): { token: string; kind: string } {
   return { kind, token: make() };
 }
 
-function upgradeWith(node: GatewayProcess, token: string, via: 'header' | 'query' | 'protocol'): Promise<{ status: number; body: string; contentType?: string }> {
+function upgradeWith(
+  node: GatewayProcess,
+  token: string,
+  via: 'header' | 'query' | 'protocol',
+): Promise<{ status: number; body: string; contentType?: string }> {
   return new Promise((resolve) => {
     const key = crypto.randomBytes(16).toString('base64');
     const path = via === 'query' ? `/ws?token=${encodeURIComponent(token)}` : '/ws';
-    const headers: string[] = [`Host: 127.0.0.1:${node.port}`, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13'];
+    const headers: string[] = [
+      `Host: 127.0.0.1:${node.port}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${key}`,
+      'Sec-WebSocket-Version: 13',
+    ];
     if (via === 'header') headers.push(`Authorization: Bearer ${token}`);
     if (via === 'protocol') headers.push(`Sec-WebSocket-Protocol: gateway.json, bearer.${token}`);
     const sock = net.connect(node.port, '127.0.0.1', () => sock.write(`GET ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`));
@@ -610,7 +669,13 @@ async function fuzzTokens(node: GatewayProcess, total: number) {
       body = undefined;
     }
     const ok = r.status === 401 && body?.error === 'unauthorized' && typeof body?.message === 'string';
-    record(`upgrade/token-${kind}`, `${r.status}${body ? ` ${body.error}` : ' (no JSON body)'}`, ok, () => `token via ${via}: ${show(token)}`, '401 {"error":"unauthorized","message":...}');
+    record(
+      `upgrade/token-${kind}`,
+      `${r.status}${body ? ` ${body.error}` : ' (no JSON body)'}`,
+      ok,
+      () => `token via ${via}: ${show(token)}`,
+      '401 {"error":"unauthorized","message":...}',
+    );
   }
 }
 
@@ -652,10 +717,18 @@ const MUTATIONS: Mutation[] = [
 
 async function fuzzApiPush(node: GatewayProcess, total: number) {
   const api = (body: unknown) =>
-    http(`${node.adminUrl}/api/push`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    http(`${node.adminUrl}/api/push`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const namesField = (r: { body: any }, field: string) =>
-    r.body?.error === 'bad_request' && Array.isArray(r.body.problems) && r.body.problems.length > 0 && r.body.problems.every((p: any) => typeof p.field === 'string' && p.field.length > 0) &&
-    (field === '' || r.body.problems.some((p: any) => p.field === field || p.field.endsWith(`.${field}`) || p.field.startsWith(field) || p.field.includes(field)));
+    r.body?.error === 'bad_request' &&
+    Array.isArray(r.body.problems) &&
+    r.body.problems.length > 0 &&
+    r.body.problems.every((p: any) => typeof p.field === 'string' && p.field.length > 0) &&
+    (field === '' ||
+      r.body.problems.some((p: any) => p.field === field || p.field.endsWith(`.${field}`) || p.field.startsWith(field) || p.field.includes(field)));
   for (let i = 0; i < total; i++) {
     const r0 = rnd();
     if (r0 < 0.25) {
@@ -668,8 +741,17 @@ async function fuzzApiPush(node: GatewayProcess, total: number) {
       mutate(e);
       const r = await api(e);
       const extraKey = Object.keys(e).find((kk) => /^x[A-Za-z0-9]{4}$/.test(kk)) ?? '';
-      const ok = name === 'unknown-field' ? r.status === 202 || (r.status === 400 && namesField(r, '') && String(r.body?.message).includes(extraKey)) : r.status === 400 && namesField(r, field);
-      record(`api-push/${name}`, `${r.status}${r.status === 400 ? ` fields=${(r.body?.problems ?? []).map((p: any) => p.field).join(',')}` : ''}`, ok, () => show(e), name === 'unknown-field' ? '202, or 400 naming the field' : `400 naming ${field}`);
+      const ok =
+        name === 'unknown-field'
+          ? r.status === 202 || (r.status === 400 && namesField(r, '') && String(r.body?.message).includes(extraKey))
+          : r.status === 400 && namesField(r, field);
+      record(
+        `api-push/${name}`,
+        `${r.status}${r.status === 400 ? ` fields=${(r.body?.problems ?? []).map((p: any) => p.field).join(',')}` : ''}`,
+        ok,
+        () => show(e),
+        name === 'unknown-field' ? '202, or 400 naming the field' : `400 naming ${field}`,
+      );
     } else if (r0 < 0.95) {
       // a batch with one bad envelope among good ones: all are refused, the bad one named by index
       const batch = Array.from({ length: int(2, 5) }, validEnvelope);
@@ -730,7 +812,9 @@ async function fuzzKafka(node: GatewayProcess, topic: string, dlqTopic: string, 
       // random bytes can decode to an (invalid) envelope: malformed or invalid
       expect = ['malformed', 'invalid', 'unknown_biz'];
     } else if (r0 < 0.95) {
-      value = Buffer.from(gateway.v1.PushEnvelope.encode({ bizId: 'fz', to: { users: [`fz-k-${word(5)}`] }, body: Buffer.from(JSON.stringify(randomValue())) }).finish());
+      value = Buffer.from(
+        gateway.v1.PushEnvelope.encode({ bizId: 'fz', to: { users: [`fz-k-${word(5)}`] }, body: Buffer.from(JSON.stringify(randomValue())) }).finish(),
+      );
       headers = { 'content-type': 'application/x-protobuf' };
       cls = 'kafka/protobuf-valid';
       expect = ['delivered'];
@@ -762,10 +846,22 @@ async function fuzzKafka(node: GatewayProcess, topic: string, dlqTopic: string, 
   await consumer.disconnect();
   for (const [source, s] of sent) {
     const got = letters.get(source) ?? 'delivered';
-    record(s.cls, got === 'delivered' ? 'not in DLQ' : `dlq:${got}`, s.expect.includes(got), () => `${source}: ${s.input}`, s.expect.map((e) => (e === 'delivered' ? 'not in DLQ' : `dlq:${e}`)).join(' or '));
+    record(
+      s.cls,
+      got === 'delivered' ? 'not in DLQ' : `dlq:${got}`,
+      s.expect.includes(got),
+      () => `${source}: ${s.input}`,
+      s.expect.map((e) => (e === 'delivered' ? 'not in DLQ' : `dlq:${e}`)).join(' or '),
+    );
   }
   const strays = [...letters.keys()].filter((k) => !sent.has(k));
-  if (strays.length) failures.push({ cls: 'kafka/dlq', input: strays.slice(0, 3).join(', '), observed: `${strays.length} letters with an unknown x-dlq-source`, expected: 'x-dlq-source = topic-partition-offset of the record' });
+  if (strays.length)
+    failures.push({
+      cls: 'kafka/dlq',
+      input: strays.slice(0, 3).join(', '),
+      observed: `${strays.length} letters with an unknown x-dlq-source`,
+      expected: 'x-dlq-source = topic-partition-offset of the record',
+    });
 }
 
 // --------------------------------------------------------------------------- every admin route
@@ -778,27 +874,60 @@ async function fuzzAdmin(node: GatewayProcess, total: number) {
   const rs = () => encodeURIComponent(pick([word(), unicode(int(1, 20)), 'x'.repeat(int(100, 3000)), '%', '']));
   const rq = () => {
     const keys = ['biz', 'user', 'name', 'cursor', 'limit', word(4)];
-    return Array.from({ length: int(0, 4) }, () => `${pick(keys)}=${encodeURIComponent(pick([word(), String(int(-10, 1000)), unicode(5), 'x'.repeat(200), '', '1.5', 'NaN']))}`).join('&');
+    return Array.from(
+      { length: int(0, 4) },
+      () => `${pick(keys)}=${encodeURIComponent(pick([word(), String(int(-10, 1000)), unicode(5), 'x'.repeat(200), '', '1.5', 'NaN']))}`,
+    ).join('&');
   };
   const rbody = () => (rnd() < 0.7 ? JSON.stringify(randomValue()) : pick(['{', 'not json', '[1,', unicode(30)]));
-  const jsonError = (r: { body: any }) => typeof r.body === 'object' && r.body !== null && typeof r.body.error === 'string' && typeof r.body.message === 'string';
+  const jsonError = (r: { body: any }) =>
+    typeof r.body === 'object' && r.body !== null && typeof r.body.error === 'string' && typeof r.body.message === 'string';
   type Route = [string, () => Promise<{ status: number; body: any; text: string }>, number[], string];
   const routes: Route[] = [
     ['GET /api/clients?random', () => call('GET', `/api/clients?${rq()}`), [200, 400], 'clients'],
     ['GET /api/clients/:id', () => call('GET', `/api/clients/${rs() || 'x'}`), [200, 404], 'client'],
     ['DELETE /api/clients/:id', () => call('DELETE', `/api/clients/${rs() || 'x'}`, rnd() < 0.7 ? rbody() : undefined), [400, 404], 'kick'],
     ['GET /api/rooms/:room/members', () => call('GET', `/api/rooms/${rs() || 'r'}/members?${rnd() < 0.5 ? `biz=${rs()}` : ''}`), [200, 400], 'members'],
-    ['POST /api/rooms/:room/members', () => call('POST', `/api/rooms/fzr-${word()}/members`, rnd() < 0.3 ? JSON.stringify({ bizId: 'fz', userId: `fz-${word()}` }) : rbody()), [200, 400], 'add'],
-    ['DELETE /api/rooms/:room/members/:user', () => call('DELETE', `/api/rooms/fzr-${word()}/members/${rs() || 'u'}${rnd() < 0.6 ? `?biz=${rs()}` : ''}`), [200, 400], 'remove'],
+    [
+      'POST /api/rooms/:room/members',
+      () => call('POST', `/api/rooms/fzr-${word()}/members`, rnd() < 0.3 ? JSON.stringify({ bizId: 'fz', userId: `fz-${word()}` }) : rbody()),
+      [200, 400],
+      'add',
+    ],
+    [
+      'DELETE /api/rooms/:room/members/:user',
+      () => call('DELETE', `/api/rooms/fzr-${word()}/members/${rs() || 'u'}${rnd() < 0.6 ? `?biz=${rs()}` : ''}`),
+      [200, 400],
+      'remove',
+    ],
     ['GET /api/nodes', () => call('GET', `/api/nodes?${rq()}`), [200], 'nodes'],
     ['POST /api/push non-JSON text', () => call('POST', '/api/push', pick(['{', 'x', '{"bizId":', unicode(20)])), [400], 'push'],
-    ['POST /api/push other media type', () => call('POST', '/api/push', 'a=b', { 'Content-Type': pick(['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) }), [415], 'push'],
-    ['POST /api/push over 1 MiB', () => call('POST', '/api/push', JSON.stringify({ bizId: 'fz', to: { users: ['a'] }, body: 'x'.repeat(1024 * 1024 + int(1, 1000)) })), [413], 'push'],
+    [
+      'POST /api/push other media type',
+      () => call('POST', '/api/push', 'a=b', { 'Content-Type': pick(['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) }),
+      [415],
+      'push',
+    ],
+    [
+      'POST /api/push over 1 MiB',
+      () => call('POST', '/api/push', JSON.stringify({ bizId: 'fz', to: { users: ['a'] }, body: 'x'.repeat(1024 * 1024 + int(1, 1000)) })),
+      [413],
+      'push',
+    ],
     [
       'any route without or with a bad token',
       () => {
-        const [method, path] = pick([['GET', '/api/clients'], ['GET', '/api/nodes'], ['POST', '/api/push'], ['GET', '/api/rooms/r/members?biz=fz'], ['DELETE', '/api/clients/x']]);
-        return http(`${node.adminUrl}${path}`, { method, headers: rnd() < 0.5 ? {} : { Authorization: pick([`Bearer ${word(30)}`, word(10), `Basic ${word(12)}`, 'Bearer ']) } });
+        const [method, path] = pick([
+          ['GET', '/api/clients'],
+          ['GET', '/api/nodes'],
+          ['POST', '/api/push'],
+          ['GET', '/api/rooms/r/members?biz=fz'],
+          ['DELETE', '/api/clients/x'],
+        ]);
+        return http(`${node.adminUrl}${path}`, {
+          method,
+          headers: rnd() < 0.5 ? {} : { Authorization: pick([`Bearer ${word(30)}`, word(10), `Basic ${word(12)}`, 'Bearer ']) },
+        });
       },
       [401],
       'auth',
@@ -817,7 +946,13 @@ async function fuzzAdmin(node: GatewayProcess, total: number) {
     }
     // a path parameter over 100 characters is refused by the HTTP layer (Fastify's maxParamLength) with 414
     const ok = (allowed.includes(r.status) || (r.status === 414 && /:(id|room|user)/.test(name))) && (r.status < 300 || jsonError(r));
-    record(`admin/${name}`, String(r.status), ok, () => `${name} -> ${r.text.slice(0, 200)}`, `${allowed.join(' or ')}${allowed.some((s) => s >= 400) ? ', errors as JSON {error, message}' : ''}`);
+    record(
+      `admin/${name}`,
+      String(r.status),
+      ok,
+      () => `${name} -> ${r.text.slice(0, 200)}`,
+      `${allowed.join(' or ')}${allowed.some((s) => s >= 400) ? ', errors as JSON {error, message}' : ''}`,
+    );
   }
 }
 
@@ -828,18 +963,21 @@ async function main() {
   const run = crypto.randomUUID().slice(0, 8);
   const topic = `fuzz-push-${run}`;
   const dlqTopic = `${topic}.dlq`;
-  const node = await startGateway({
-    ...iso,
-    GATEWAY_KAFKA_BROKERS: BROKERS.join(','),
-    GATEWAY_PUSH_TOPIC: topic,
-    GATEWAY_PUSH_DLQ_TOPIC: dlqTopic,
-    GATEWAY_PUSH_EVENTS_TOPIC: `${topic}.events`,
-    GATEWAY_PUSH_PARTITIONS: '3',
-    GATEWAY_PUSH_BIZ_IDS: 'fz,by',
-    GATEWAY_PUSH_MAX_ENVELOPE_BYTES: '4096',
-    GATEWAY_UPGRADER_RATE_PER_IP: '100000',
-    GATEWAY_LOG_LEVEL: 'warn',
-  }, { readyTimeoutMs: 40000 });
+  const node = await startGateway(
+    {
+      ...iso,
+      GATEWAY_KAFKA_BROKERS: BROKERS.join(','),
+      GATEWAY_PUSH_TOPIC: topic,
+      GATEWAY_PUSH_DLQ_TOPIC: dlqTopic,
+      GATEWAY_PUSH_EVENTS_TOPIC: `${topic}.events`,
+      GATEWAY_PUSH_PARTITIONS: '3',
+      GATEWAY_PUSH_BIZ_IDS: 'fz,by',
+      GATEWAY_PUSH_MAX_ENVELOPE_BYTES: '4096',
+      GATEWAY_UPGRADER_RATE_PER_IP: '100000',
+      GATEWAY_LOG_LEVEL: 'warn',
+    },
+    { readyTimeoutMs: 40000 },
+  );
   console.log(`fuzz: seed ${SEED}, node ${node.nodeId} pid ${node.pid}, topic ${topic}`);
 
   // liveness throughout: same process, /health/live 200
@@ -857,7 +995,10 @@ async function main() {
   })();
 
   // the bystander: connected the whole time, gets a push every 20 ms
-  const by = new WebSocket(node.wsUrl, { headers: { Authorization: `Bearer ${hsToken({ sub: 'bystander', biz: 'by', expiresInSec: 3600 })}` }, perMessageDeflate: false });
+  const by = new WebSocket(node.wsUrl, {
+    headers: { Authorization: `Bearer ${hsToken({ sub: 'bystander', biz: 'by', expiresInSec: 3600 })}` },
+    perMessageDeflate: false,
+  });
   const byFrames: AnyFrame[] = [];
   let byClosed: number | undefined;
   by.on('message', (d: Buffer) => byFrames.push(JSON.parse(d.toString('utf8'))));
@@ -930,10 +1071,17 @@ async function main() {
     const answers = tally[cls];
     const count = Object.values(answers).reduce((a, b) => a + b, 0);
     inputs += count;
-    console.log(`| ${cls} | ${count} | ${Object.entries(answers).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} x${v}`).join(', ')} |`);
+    console.log(
+      `| ${cls} | ${count} | ${Object.entries(answers)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} x${v}`)
+        .join(', ')} |`,
+    );
   }
   console.log(`\nfuzz: ${inputs} inputs in ${((Date.now() - t0) / 1000).toFixed(1)} s (seed ${SEED})`);
-  console.log(`node: same pid ${node.pid} throughout: ${sameProcess && liveFailures.length === 0 ? 'yes' : 'NO'}; /health/live checks ${liveChecks}, failures ${liveFailures.length}${liveFailures.length ? `: ${liveFailures.slice(0, 5).join('; ')}` : ''}`);
+  console.log(
+    `node: same pid ${node.pid} throughout: ${sameProcess && liveFailures.length === 0 ? 'yes' : 'NO'}; /health/live checks ${liveChecks}, failures ${liveFailures.length}${liveFailures.length ? `: ${liveFailures.slice(0, 5).join('; ')}` : ''}`,
+  );
   console.log(
     `bystander: ${got.length}/${byAccepted} pushes, ${inOrder ? 'in order, each once' : 'NOT in order'}${byClosedDuringRun !== undefined ? `, closed with ${byClosedDuringRun} during the run` : ', open throughout'}${byRefused.length ? `, ${byRefused.length} pushes refused: ${byRefused.slice(0, 3).join('; ')}` : ''}`,
   );

@@ -2,7 +2,7 @@
 // `make chaos`: builds the code and the tests, then runs the fuzz tier (one node on the shared
 // services, no fault) and the chaos tier (three nodes on a private Redis, etcd and Kafka, one
 // fault after another). Both print their figures; the exit code is non-zero if either FAILs.
-//   CHAOS_ONLY=fuzz|chaos     run one of the two
+//   CHAOS_ONLY=fuzz|chaos|regressions   run one of them (regressions: test/chaos/*.test.ts, bugs found here)
 //   CHAOS_CASES=1,3           only some fault cases;  FUZZ_SEED / FUZZ_SCALE  replay or resize the fuzz
 //   DEPS_KAFKA_LIBS           Kafka jars (default <repo>/.deps/kafka/libs, fetched by scripts/deps.sh start)
 //   CHAOS_SHARED_SERVICES=1   CI only: stop/start the shared etcd and Kafka through scripts/deps.sh
@@ -23,11 +23,18 @@ const tiers = [
   ['fuzz', 'dist/test/fuzz/fuzz.js', 300],
   ['chaos', 'dist/test/chaos/chaos.js', 330],
 ].filter(([name]) => !only || only === name);
+// tests that pin down, deterministically, the bugs the two tiers found (they fail until fixed)
+if (!only || only === 'regressions') {
+  const dir = path.join(root, 'dist/test/chaos');
+  const files = require('node:fs').readdirSync(dir).filter((f) => f.endsWith('.test.js'));
+  if (files.length) tiers.unshift(['regressions', ['--test', '--test-reporter=spec', ...files.map((f) => path.join(dir, f))], 60]);
+}
 const status = {};
 for (const [name, file, limitSec] of tiers) {
   console.log(`\n===== ${name} =====`);
   const t = Date.now();
-  const run = spawnSync(process.execPath, [path.join(root, file)], { stdio: 'inherit', cwd: root, timeout: limitSec * 1000, killSignal: 'SIGKILL' });
+  const args = Array.isArray(file) ? file : [path.join(root, file)];
+  const run = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, timeout: limitSec * 1000, killSignal: 'SIGKILL' });
   status[name] = run.status === 0 ? 'PASS' : run.error ? `FAIL (${run.error.code === 'ETIMEDOUT' ? `over ${limitSec} s` : run.error.message})` : `FAIL (exit ${run.status ?? run.signal})`;
   console.log(`===== ${name}: ${status[name]} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 }

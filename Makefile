@@ -60,7 +60,7 @@ it: deps ## integration tests only
 e2e: deps ## e2e tests only
 	node scripts/run-tests.js e2e
 
-chaos: deps ## fuzz one node, then 6 faults under 3 nodes (private Redis/etcd/Kafka); figures, exit 1 on a FAIL (~4 min)
+chaos: deps ## fuzz one node, then 6 faults under 3 nodes (private Redis/etcd/Kafka); figures, exit 1 on a FAIL (~3 min)
 	node scripts/chaos.js
 
 fuzz: deps ## only the fuzz tier of `make chaos` (one node, thousands of random inputs, ~1 min)

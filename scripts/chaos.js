@@ -34,7 +34,7 @@ for (const [name, file, limitSec] of tiers) {
   console.log(`\n===== ${name} =====`);
   const t = Date.now();
   const args = Array.isArray(file) ? file : [path.join(root, file)];
-  const run = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, timeout: limitSec * 1000, killSignal: 'SIGKILL' });
+  const run = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, timeout: limitSec * 1000, killSignal: 'SIGTERM' });
   status[name] = run.status === 0 ? 'PASS' : run.error ? `FAIL (${run.error.code === 'ETIMEDOUT' ? `over ${limitSec} s` : run.error.message})` : `FAIL (exit ${run.status ?? run.signal})`;
   console.log(`===== ${name}: ${status[name]} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 }

@@ -73,6 +73,9 @@ type Faults = {
   kafka: Service & { brokers: string[] };
 };
 
+// on SIGTERM/SIGINT exit through process.exit, so the fixtures' exit hooks SIGKILL the nodes and services this run started
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => process.exit(130));
+
 async function main() {
   const started = Date.now();
   const runDeadline = setTimeout(() => {

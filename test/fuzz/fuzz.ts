@@ -966,6 +966,9 @@ async function fuzzAdmin(node: GatewayProcess, total: number) {
 }
 
 // --------------------------------------------------------------------------- the run
+// on SIGTERM/SIGINT exit through process.exit, so the fixtures' exit hooks SIGKILL the nodes and services this run started
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => process.exit(130));
+
 async function main() {
   const t0 = Date.now();
   const iso = uniquePrefixes('fuzz');

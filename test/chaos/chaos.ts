@@ -91,6 +91,11 @@ async function main() {
     SHARED ? sharedKafka() : startPrivateKafka(),
   ]);
   const f: Faults = { redis, aofDir, etcd, kafka };
+  // also when interrupted: the data dirs of the private services go with the run
+  process.once('exit', () => {
+    fs.rmSync(aofDir, { recursive: true, force: true });
+    if (!SHARED) [etcd, kafka].forEach((svc) => svc.remove());
+  });
   console.log(
     `services up in ${Date.now() - started} ms: redis ${redis.url} (AOF ${aofDir}), etcd ${etcd.url}, kafka ${kafka.brokers[0]}${SHARED ? ' (shared)' : ''}`,
   );

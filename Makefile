@@ -9,7 +9,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 # CPU that Redis, the broker and the node's own I/O need at the moment of a full GC (the p99).
 NODE_FLAGS := --max-semi-space-size=64 --v8-pool-size=1
 
-.PHONY: help setup deps deps_stop build run test ut it e2e fmt lint bench e2e_up e2e_down run_gateway run_gateway_only run_backend token clean
+.PHONY: help setup deps deps_stop build run test ut it e2e chaos fuzz fmt lint bench e2e_up e2e_down run_gateway run_gateway_only run_backend token clean
 
 help: ## list the targets
 	@grep -E '^[a-z_]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,9 +45,11 @@ run: build ## one node in embedded mode (no external service); prints the URL an
 token: ## print a development token: make token user=alice biz=demo
 	@node scripts/dev-token.js --user $(or $(user),alice) --biz $(or $(biz),demo)
 
-test: setup ## every test: unit, integration and e2e against real Redis, etcd and Kafka
+test: setup ## every test: unit, integration and e2e against real Redis, etcd and Kafka, then `make chaos`'s fuzz and faults
 	bash scripts/deps.sh start
-	node scripts/run-tests.js all
+	@status=0; node scripts/run-tests.js all || status=$$?; \
+	node scripts/chaos.js || status=1; \
+	exit $$status
 
 ut: $(NODE_MODULES_STAMP) ## unit specs only (no service needed)
 	node scripts/run-tests.js unit
@@ -57,6 +59,12 @@ it: deps ## integration tests only
 
 e2e: deps ## e2e tests only
 	node scripts/run-tests.js e2e
+
+chaos: deps ## fuzz one node, then 6 faults under 3 nodes (private Redis/etcd/Kafka); figures, exit 1 on a FAIL (~3 min)
+	node scripts/chaos.js
+
+fuzz: deps ## only the fuzz tier of `make chaos` (one node, thousands of random inputs, ~1 min)
+	CHAOS_ONLY=fuzz node scripts/chaos.js
 
 fmt: $(NODE_MODULES_STAMP) ## format the sources (npm run fmt is the same)
 	npm run fmt

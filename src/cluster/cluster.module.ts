@@ -8,12 +8,14 @@ import { MemoryNodeRegistry } from '../infra/memory/memory-node.registry';
 import { LinkModule } from '../link/link.module';
 import { SessionModule } from '../session/session.module';
 import { ClusterService } from './cluster.service';
+import { DeadNodeSweeper } from './dead-node-sweeper.service';
+import { MetricsModule } from '../metrics/metrics.module';
 import { NodeRegistry } from './node-registry';
 import { NodeState } from './node-state';
 
 /** Membership: the node's lifecycle state, its etcd registration with live load, the peer list. */
 @Module({
-  imports: [ConfigModule, EtcdModule, LinkModule, SessionModule],
+  imports: [ConfigModule, MetricsModule, EtcdModule, LinkModule, SessionModule],
   providers: [
     NodeState,
     {
@@ -23,6 +25,7 @@ import { NodeState } from './node-state';
         config.mode === 'cluster' ? new EtcdNodeRegistry(etcd, config.etcd.prefix, config.etcd.leaseTtlSec) : new MemoryNodeRegistry(),
     },
     ClusterService,
+    DeadNodeSweeper,
   ],
   exports: [NodeState, NodeRegistry, ClusterService],
 })

@@ -9,11 +9,14 @@ import type { IncomingMessage, Server } from 'node:http';
  * JSON, 413 past `bodyLimit`) with one change: an empty body is no body (`undefined`), so a
  * route whose body is optional (`DELETE /api/clients/:id {reason}`) may be sent with
  * `content-type: application/json` and nothing after it, as many clients do; Fastify's parser
- * refuses that with 400. Registering it through Nest keeps Nest from adding its own; other
- * media types are refused with 415, as before for all but form bodies, which no route takes.
+ * refuses that with 400. Registering it through Nest keeps Nest from adding its own; every
+ * other media type is refused with 415 (Fastify's built-in text/plain parser is removed: no route
+ * takes text, and a text body used to reach validation and get 400).
  */
 export function useGovernanceBodies(app: NestFastifyApplication, adapter: FastifyAdapter, bodyLimit: number): void {
-  const json = adapter.getInstance().getDefaultJsonParser('error', 'error');
+  const fastify = adapter.getInstance();
+  fastify.removeContentTypeParser('text/plain');
+  const json = fastify.getDefaultJsonParser('error', 'error');
   app.useBodyParser<Server>('application/json', { bodyLimit }, (req, body, done) => {
     if (body.length === 0) {
       done(null, undefined);

@@ -22,6 +22,8 @@ export abstract class SessionStore {
    * (an upgrade that stored its session and is still completing its handshake).
    */
   abstract reconcile(node: string, live: Session[], keep: ReadonlySet<string>): Promise<{ added: number; removed: number }>;
+  /** ids of the nodes the directory records sessions for */
+  abstract nodes(): Promise<string[]>;
   /** `fn` runs each time the store's connection is back after it was lost */
   abstract onReconnected(fn: () => void): void;
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { adminApi } from '../fixtures/admin';
-import { GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
+import { eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes } from '../fixtures/infra';
 import { hsToken } from '../fixtures/tokens';
 import { TestClient } from '../fixtures/ws-client';
@@ -31,7 +31,7 @@ describe('directory: the links of a node killed with SIGKILL leave the directory
     await cleanupPrefixes(iso);
   });
 
-  it('a link of the killed node is not listed 15 s after the kill', async () => {
+  it('a link of the killed node leaves the directory within the lease TTL and two sweeps', async () => {
     const opened = await TestClient.open(b.wsUrl, { token: hsToken({ sub: 'dead-node-user', biz: 'dn' }) });
     client = opened.client;
     const sid = opened.connected.sid as string;
@@ -39,14 +39,11 @@ describe('directory: the links of a node killed with SIGKILL leave the directory
     assert.equal((await api.client(sid)).status, 200, 'listed while its node lives');
     await b.stop('SIGKILL');
     await client.closed;
-    await new Promise((r) => setTimeout(r, 15000));
+    const killedAt = Date.now();
+    // etcd drops the node when its lease (10 s) ends; then two sweeps 1 s apart remove its sessions
+    await eventually("the dead node's link to leave the directory", async () => ((await api.client(sid)).status === 404 ? true : undefined), 20000, 200);
     const nodes = await api.get('/api/nodes');
-    const stillRegistered = (nodes.body.items as { id: string }[]).some((n) => n.id === b.nodeId);
-    const got = await api.client(sid);
-    assert.equal(
-      got.status,
-      404,
-      `15 s after ${b.nodeId} was killed (still in /api/nodes: ${stillRegistered}), GET /api/clients/${sid} answers ${got.status}: ${got.text}`,
-    );
+    assert.ok(!(nodes.body.items as { id: string }[]).some((n) => n.id === b.nodeId), 'the dead node is gone from /api/nodes too');
+    assert.ok(Date.now() - killedAt < 20000);
   });
 });

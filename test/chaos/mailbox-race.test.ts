@@ -8,20 +8,21 @@ import { REDIS_URL } from '../fixtures/infra';
 /**
  * Found by `make chaos` (case 2, Redis dropping the pub/sub connections): after a bus
  * interruption a link replays from the mailbox while its user's pushes keep coming, and got
- * `resync {reason: gap_too_old, seq: cursor+1}` for a push the mailbox held (the 16th push of a
- * user, mailbox cap 100, seconds old). RedisMailbox.readAfter reads the stream (MULTI GET epoch +
- * XRANGE) and, when nothing follows the cursor, reads the last seq in a second command: a push
- * appended between the two looks "aged out". This test appends exactly there.
- *
- * docs/protocol.md: gap_too_old means "the pushes between fell out of the mailbox (more than
- * mailbox.maxEntries or older than mailbox.ttlSec)". Expected: the entry (or nothing yet, the
- * live push then follows); observed: a resync declaring seq 4 lost while the stream holds it.
+ * `resync {reason: gap_too_old}` for a push the mailbox held. readAfter read the stream in one
+ * MULTI and the last seq in a second command: a push appended between the two looked aged out.
+ * The fix reads everything in one MULTI; this test appends a push right before every command the
+ * mailbox sends on its own (outside a MULTI), so a read split in two is caught every time.
  */
 describe('mailbox: a push appended while a replay reads is not declared aged out (make chaos, case 2)', () => {
   const prefix = `chaos-race:${randomUUID().slice(0, 8)}:`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const u = 'b:u';
   const keys = { epoch: `${prefix}mbep:${u}`, seq: `${prefix}mbseq:${u}`, stream: `${prefix}mb:${u}` };
+  let next = 4;
+  const append = () => {
+    const seq = next++;
+    return redis.multi().incr(keys.seq).xadd(keys.stream, `${seq}-1`, 'mid', `m${seq}`, 'body', '1', 'ts', '0', 'exp', '0').exec();
+  };
 
   before(async () => {
     await redis.set(keys.epoch, 'E1');
@@ -33,31 +34,26 @@ describe('mailbox: a push appended while a replay reads is not declared aged out
     redis.disconnect();
   });
 
-  it('readAfter at the head, with seq 4 appended between its two reads', async () => {
-    let appended = false;
-    // the mailbox's command client, with the append of push 4 (INCR + XADD, as the push log's
-    // script does atomically) landing just before the mailbox's separate GET of the last seq
+  it('readAfter at the head, with pushes appended before each of its own commands', async () => {
+    const standalone: string[] = [];
+    // the mailbox's command client: a MULTI passes as is; any other command first lets a push in
     const command = new Proxy(redis, {
       get(target, prop, receiver) {
-        if (prop === 'get')
-          return async (key: string) => {
-            if (key === keys.seq && !appended) {
-              appended = true;
-              await target.multi().incr(keys.seq).xadd(keys.stream, '4-1', 'mid', 'm4', 'body', '1', 'ts', '0', 'exp', '0').exec();
-            }
-            return target.get(key);
-          };
         const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? v.bind(target) : v;
+        if (typeof v !== 'function') return v;
+        if (prop === 'multi') return v.bind(target);
+        return async (...args: unknown[]) => {
+          standalone.push(String(prop));
+          await append();
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
       },
     });
     const mailbox = new RedisMailbox({ keyPrefix: prefix, command } as never);
     const got = await mailbox.readAfter('b', 'u', 'E1', 3);
-    const stored = (await redis.xrange(keys.stream, '4-0', '+')).map(([id]) => id);
-    assert.deepEqual(stored, ['4-1'], 'the stream holds seq 4');
     assert.ok(
       !(got.kind === 'resync' && got.reason === 'gap_too_old'),
-      `readAfter(E1, 3) answered ${JSON.stringify(got)} while the mailbox holds seq 4: a link would be told push 4 aged out`,
+      `readAfter(E1, 3) answered ${JSON.stringify(got)} (commands outside its MULTI: ${standalone.join(', ') || 'none'}) while the mailbox holds every seq after 3`,
     );
   });
 });

@@ -35,6 +35,11 @@ export class MemorySessionStore extends SessionStore {
 
   onReconnected(): void {}
 
+  /** one process: the only node is this one */
+  async nodes(): Promise<string[]> {
+    return [];
+  }
+
   async removeNode(node: string): Promise<number> {
     let n = 0;
     for (const [sid, s] of this.bySid) if (s.node === node && this.bySid.delete(sid)) n++;

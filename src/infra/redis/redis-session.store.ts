@@ -11,6 +11,7 @@ const part = (s: string) => encodeURIComponent(s);
  *   <p>u:<biz>:<user>   hash  sid -> session JSON      (the user -> links directory)
  *   <p>n:<node>         set   sids held by a node      (cleanup when a node dies)
  *   <p>sidx             zset  every sid, score 0       (stable lexical paging for listings)
+ *   <p>nodes            set   ids of the nodes with sessions (the sweep of dead nodes)
  * Every write touches the three in one MULTI, so they never disagree. Reads go through a
  * local LRU with a short TTL: a hot user's directory costs one Redis read per TTL.
  */
@@ -50,6 +51,7 @@ export class RedisSessionStore extends SessionStore {
       .hset(`${this.p}sess`, s.sid, json)
       .hset(this.userKey(s.bizId, s.userId), s.sid, json)
       .sadd(`${this.p}n:${part(s.node)}`, s.sid)
+      .sadd(`${this.p}nodes`, s.node)
       .zadd(`${this.p}sidx`, 0, s.sid)
       .exec();
     throwIfFailed(res);
@@ -151,6 +153,10 @@ export class RedisSessionStore extends SessionStore {
     return { added: missing.length, removed };
   }
 
+  async nodes(): Promise<string[]> {
+    return this.redis.command.smembers(`${this.p}nodes`);
+  }
+
   onReconnected(fn: () => void): void {
     let lost = false;
     this.redis.command.on('close', () => (lost = true));
@@ -163,7 +169,10 @@ export class RedisSessionStore extends SessionStore {
 
   async removeNode(node: string): Promise<number> {
     const sids = await this.redis.command.smembers(`${this.p}n:${part(node)}`);
-    if (sids.length === 0) return 0;
+    if (sids.length === 0) {
+      await this.redis.command.srem(`${this.p}nodes`, node);
+      return 0;
+    }
     const jsons = await this.redis.command.hmget(`${this.p}sess`, ...sids);
     const multi = this.redis.command.multi();
     sids.forEach((sid, i) => {
@@ -178,6 +187,7 @@ export class RedisSessionStore extends SessionStore {
       this.bySid.delete(sid);
     });
     multi.del(`${this.p}n:${part(node)}`);
+    multi.srem(`${this.p}nodes`, node);
     throwIfFailed(await multi.exec());
     return sids.length;
   }

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isObservable, type Observable } from 'rxjs';
 import { WebSocketServer } from 'ws';
-import { CLIENT_FRAME_TYPES, Frame, FrameDecodeError } from '../codec/frame';
+import { CLIENT_FRAME_TYPES, Frame, FrameDecodeError, FrameType } from '../codec/frame';
 import { frameProblem } from '../codec/frame-limits';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
@@ -74,10 +74,19 @@ export class GatewayWsAdapter extends WsAdapter {
     link.onClosed(callback);
   }
 
+  /** what every link's inbox shares (looked up once, not kept per link) */
+  private shared?: InboxShared;
+
   override bindMessageHandlers(link: Link, handlers: MessageMappingProperties[], transform: Transform): void {
-    const table = new Map<string, Handler>();
-    for (const h of handlers) table.set(h.message as string, h.callback as Handler);
-    const inbox = new FrameInbox(link, table, transform, this.get(LinkManager), this.get(GatewayMetrics));
+    // only the callbacks are kept (Nest binds them to this link), in one small array indexed by
+    // frame type: Nest's own array of {message, callback} objects would cost ~400 bytes a link
+    this.shared ??= { links: this.get(LinkManager), metrics: this.get(GatewayMetrics), transform };
+    const table: (Handler | undefined)[] = new Array(HANDLED_TYPES.length);
+    for (const h of handlers) {
+      const i = HANDLED_TYPES.indexOf(h.message as FrameType);
+      if (i >= 0) table[i] = h.callback as Handler;
+    }
+    const inbox = new FrameInbox(link, table, this.shared);
     link.ws.on('message', (data: Buffer, isBinary: boolean) => inbox.receive(data, isBinary));
   }
 
@@ -90,6 +99,10 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 }
 
+function onSocketError(err: Error): void {
+  log.debug({ err: err.message }, 'upgrade socket error');
+}
+
 /** HTTP -> WebSocket: admission decides, then the refusal is written or the handshake completed. */
 class Upgrades {
   constructor(
@@ -100,7 +113,9 @@ class Upgrades {
   ) {}
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (err) => log.debug({ err: err.message }, 'upgrade socket error'));
+    // a function of its own, not a closure here: a listener made in this scope would keep the
+    // request and its head buffer alive for the link's whole life (~1 KiB a link)
+    socket.on('error', onSocketError);
     this.admission.admit(req).then(
       (decision) => {
         if (!decision.ok) {
@@ -133,6 +148,9 @@ class Upgrades {
   }
 }
 
+/** the frame types a handler may be bound to: the ones clients may send */
+const HANDLED_TYPES: readonly FrameType[] = [...CLIENT_FRAME_TYPES];
+
 /** frames waiting behind a running handler past which the link's socket is paused */
 const INBOX_PAUSE_AT = 64;
 
@@ -148,6 +166,13 @@ interface Refused {
  * order; past INBOX_PAUSE_AT the socket stops being read until they are handled, so a client
  * that sends faster than its frames are handled is slowed by TCP rather than growing memory.
  */
+interface InboxShared {
+  links: LinkManager;
+  metrics: GatewayMetrics;
+  /** Nest's result transform (the same function for every link of the gateway) */
+  transform: Transform;
+}
+
 class FrameInbox {
   private busy = false;
   private paused = false;
@@ -155,14 +180,21 @@ class FrameInbox {
 
   constructor(
     private readonly link: Link,
-    private readonly handlers: ReadonlyMap<string, Handler>,
-    private readonly transform: Transform,
-    private readonly links: LinkManager,
-    private readonly metrics: GatewayMetrics,
+    /** the handler of HANDLED_TYPES[i] at i */
+    private readonly handlers: readonly (Handler | undefined)[],
+    private readonly shared: InboxShared,
   ) {}
 
+  private get metrics(): GatewayMetrics {
+    return this.shared.metrics;
+  }
+
+  private handler(type: FrameType): Handler | undefined {
+    return this.handlers[HANDLED_TYPES.indexOf(type)];
+  }
+
   receive(data: Buffer, isBinary: boolean): void {
-    this.links.heard(this.link, data.length);
+    this.shared.links.heard(this.link, data.length);
     const item = this.parse(data, isBinary);
     if (!this.busy) return this.run(item);
     const queue = (this.queue ??= []);
@@ -217,7 +249,7 @@ class FrameInbox {
       this.link.send(item.refused);
       return false;
     }
-    const handler = this.handlers.get(item.type);
+    const handler = this.handler(item.type);
     if (!handler) {
       this.link.send({ type: 'error', code: ErrorCode.NOT_ALLOWED, msg: `"${item.type}" frames are not supported by this node yet` });
       return false;
@@ -252,7 +284,7 @@ class FrameInbox {
             done();
           }
         }, observer.error);
-      } else this.transform(result).subscribe(observer);
+      } else this.shared.transform(result).subscribe(observer);
     } catch (err) {
       this.failed(item, err);
       doneWhileStarting = true;

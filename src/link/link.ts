@@ -52,7 +52,8 @@ export class Link implements WheelEntry {
   /** complete WebSocket frames waiting for the next flush */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
-  private closedListeners?: (() => void)[];
+  /** what runs once the link is gone (Nest's disconnect handler) */
+  private whenEnded?: () => void;
   private readonly socket: Socket;
 
   constructor(
@@ -74,14 +75,22 @@ export class Link implements WheelEntry {
 
   /** `fn` runs once when the link is gone (any reason), after it left the registry */
   onClosed(fn: () => void): void {
-    (this.closedListeners ??= []).push(fn);
+    const before = this.whenEnded;
+    this.whenEnded = before
+      ? () => {
+          before();
+          fn();
+        }
+      : fn;
   }
 
   /** called by the link manager once, when the socket closed */
   ended(code: number): void {
     this.state = LinkState.CLOSED;
     this.endCode = code;
-    for (const fn of this.closedListeners?.splice(0) ?? []) fn();
+    const fn = this.whenEnded;
+    this.whenEnded = undefined;
+    fn?.();
   }
 
   get id(): string {

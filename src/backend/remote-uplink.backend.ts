@@ -6,10 +6,12 @@ import {
   ExponentialBackoff,
   bulkhead,
   circuitBreaker,
+  handleType,
   handleWhen,
   isBrokenCircuitError,
   isBulkheadRejectedError,
   retry,
+  RetryPolicy,
 } from 'cockatiel';
 import { GatewayConfig } from '../config/gateway.config';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
@@ -30,6 +32,13 @@ const CIRCUIT_VALUE: Record<CircuitState, number> = {
 /** a request went nowhere: no instance could take it (circuits open, all tried) */
 class NoInstance extends Error {}
 
+/** an attempt's failure that another instance may fix (it cannot have reached a backend, or may be repeated) */
+class Retryable extends Error {
+  constructor(readonly failure: TransportError) {
+    super(failure.message);
+  }
+}
+
 /**
  * The uplink to gRPC backends, as production needs it. Per request: the biz's concurrency bound
  * (a bulkhead: past backend.maxConcurrentPerBiz in flight, 503 at once, so a slow biz never holds
@@ -45,6 +54,8 @@ export class RemoteUplinkBackend extends UplinkBackend {
   private readonly outstanding = new Map<string, number>();
   private readonly idempotent: ReadonlySet<string>;
   private readonly echo?: EchoBackend;
+  /** one retry policy for every request (a policy per request cost allocations and listeners each time) */
+  private readonly retries: RetryPolicy;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -57,6 +68,10 @@ export class RemoteUplinkBackend extends UplinkBackend {
     super();
     this.idempotent = new Set(config.backend.idempotentBizIds);
     if (echoFallback) this.echo = new EchoBackend();
+    this.retries = retry(handleType(Retryable), {
+      maxAttempts: config.backend.retries,
+      backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 250 }),
+    });
   }
 
   async request(req: UplinkRequest): Promise<UplinkReply> {
@@ -110,28 +125,27 @@ export class RemoteUplinkBackend extends UplinkBackend {
    */
   private async withRetries<T>(bizId: string, idempotent: boolean, deadline: number, call: (i: BackendInstance) => Promise<T>): Promise<T> {
     const tried = new Set<string>();
-    const policy = retry(
-      handleWhen(
-        (err) => err instanceof TransportError && (err.failure === 'not_sent' || (idempotent && err.failure === 'unavailable')) && Date.now() < deadline,
-      ),
-      { maxAttempts: this.config.backend.retries, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 250 }) },
-    );
-    policy.onRetry(() => this.metrics.uplinkRetries.inc({ biz: bizId }));
-    return policy.execute(async () => {
-      if (Date.now() >= deadline) throw new TransportError('deadline', 'deadline passed before a backend could be tried');
-      const instance = this.pick(bizId, tried);
-      tried.add(instance.addr);
-      this.outstanding.set(instance.addr, (this.outstanding.get(instance.addr) ?? 0) + 1);
-      try {
-        return await this.circuit(instance).execute(() => call(instance));
-      } catch (err) {
-        // a circuit that let nothing through: the request went nowhere, another instance may take it
-        if (isBrokenCircuitError(err)) throw new TransportError('not_sent', `circuit of ${instance.id} is open`);
-        throw err;
-      } finally {
-        this.outstanding.set(instance.addr, (this.outstanding.get(instance.addr) ?? 1) - 1);
-      }
-    });
+    try {
+      return await this.retries.execute(async ({ attempt }) => {
+        if (attempt > 0) this.metrics.uplinkRetries.inc({ biz: bizId });
+        if (Date.now() >= deadline) throw new TransportError('deadline', 'deadline passed before a backend could be tried');
+        const instance = this.pick(bizId, tried);
+        tried.add(instance.addr);
+        this.outstanding.set(instance.addr, (this.outstanding.get(instance.addr) ?? 0) + 1);
+        try {
+          return await this.circuit(instance).execute(() => call(instance));
+        } catch (err) {
+          // a circuit that let nothing through: the request went nowhere, another instance may take it
+          const failure = isBrokenCircuitError(err) ? new TransportError('not_sent', `circuit of ${instance.id} is open`) : err;
+          const again = failure instanceof TransportError && (failure.failure === 'not_sent' || (idempotent && failure.failure === 'unavailable'));
+          throw again && Date.now() < deadline ? new Retryable(failure as TransportError) : failure;
+        } finally {
+          this.outstanding.set(instance.addr, (this.outstanding.get(instance.addr) ?? 1) - 1);
+        }
+      });
+    } catch (err) {
+      throw err instanceof Retryable ? err.failure : err;
+    }
   }
 
   /**

@@ -46,6 +46,9 @@ const REPLAY_TRIES = 5;
 
 type Cause = 'resume' | 'seq_gap' | 'epoch_changed' | 'bus_interrupted';
 
+/** why a live push left a gap: pushes missing in the link's stream, or a stream of a new epoch */
+const gapCause = (state: LinkPushState, m: PushMessage): Cause => (state.epoch === m.epoch || state.epoch === undefined ? 'seq_gap' : 'epoch_changed');
+
 /**
  * The delivery side of pushes (centrifuge's Hub): writes pushes to this node's own links, whether
  * the router here handed them over or another node's announcement arrived on the bus. Frames are
@@ -226,7 +229,7 @@ export class LocalDelivery implements OnModuleInit {
         if (verdict === 'gap') {
           state.pending = [message];
           state.filledFor = message.seq;
-          void this.replay(link, state.epoch, state.hi, state.epoch === message.epoch || state.epoch === undefined ? 'seq_gap' : 'epoch_changed');
+          void this.replay(link, state.epoch, state.hi, gapCause(state, message));
           continue;
         }
       }
@@ -267,7 +270,7 @@ export class LocalDelivery implements OnModuleInit {
         }
         state.filledFor = m.seq;
         state.pending = pending.slice(i);
-        void this.replay(link, state.epoch, state.hi, state.epoch === m.epoch || state.epoch === undefined ? 'seq_gap' : 'epoch_changed');
+        void this.replay(link, state.epoch, state.hi, gapCause(state, m));
         return;
       }
       this.write(link, m);

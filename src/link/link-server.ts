@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GatewayConfig } from '../config/gateway.config';
 
 /**
@@ -36,10 +35,6 @@ export class LinkServer {
         resolve();
       });
     });
-  }
-
-  get port(): number | undefined {
-    return (this.http.address() as AddressInfo | null)?.port;
   }
 
   /** Stops listening and drops idle HTTP connections; upgraded sockets are the links' own. */

@@ -15,8 +15,6 @@ export class RedisClusterBus extends ClusterBus {
   private readonly handlers: BusHandler[] = [];
   private readonly interrupted: (() => void)[] = [];
   private readonly prefix: string;
-  /** the subscriber connection was lost since it was last ready */
-  private lost = false;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -41,10 +39,7 @@ export class RedisClusterBus extends ClusterBus {
       for (const h of this.handlers) h(local, message);
     });
     const sub = redis.subscriber;
-    sub.on('close', () => (this.lost = true));
-    sub.on('ready', () => {
-      if (!this.lost) return;
-      this.lost = false;
+    redis.onRestored('subscriber', () => {
       // ioredis queued the re-SUBSCRIBEs before announcing `ready`: this PING is answered after them
       sub.ping().then(
         () => {

@@ -158,13 +158,7 @@ export class RedisSessionStore extends SessionStore {
   }
 
   onReconnected(fn: () => void): void {
-    let lost = false;
-    this.redis.command.on('close', () => (lost = true));
-    this.redis.command.on('ready', () => {
-      if (!lost) return;
-      lost = false;
-      fn();
-    });
+    this.redis.onRestored('command', fn);
   }
 
   async removeNode(node: string): Promise<number> {

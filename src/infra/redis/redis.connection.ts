@@ -4,6 +4,8 @@ import { withTimeout } from '../../common/timeout';
 
 const log = logger('redis');
 
+type Role = 'command' | 'subscriber';
+
 /**
  * Owns the node's Redis connections: one for commands, one in subscriber mode for the bus.
  * Each client connects when first used, so embedded mode, which uses none, opens nothing;
@@ -14,6 +16,7 @@ const log = logger('redis');
 export class RedisConnection {
   private command_?: Redis;
   private subscriber_?: Redis;
+  private readonly restored: Record<Role, (() => void)[]> = { command: [], subscriber: [] };
 
   constructor(
     readonly url: string,
@@ -28,7 +31,15 @@ export class RedisConnection {
     return this.command_;
   }
 
-  private create(role: string): Redis {
+  /**
+   * `fn` runs each time the role's client is ready again after its connection was lost (closed):
+   * what was sent or published meanwhile may be gone, so callers repair what depends on it
+   */
+  onRestored(role: Role, fn: () => void): void {
+    this.restored[role].push(fn);
+  }
+
+  private create(role: Role): Redis {
     const options: RedisOptions = {
       lazyConnect: false,
       enableOfflineQueue: role === 'subscriber',
@@ -42,13 +53,18 @@ export class RedisConnection {
     };
     const client = new Redis(this.url, options);
     let down = false;
+    let lost = false;
     client.on('error', (err) => {
       if (!down) log.warn({ role, err: err.message }, 'redis connection error');
       down = true;
     });
+    client.on('close', () => (lost = true));
     client.on('ready', () => {
       if (down) log.info({ role }, 'redis connection restored');
       down = false;
+      if (!lost) return;
+      lost = false;
+      for (const fn of this.restored[role]) fn();
     });
     return client;
   }

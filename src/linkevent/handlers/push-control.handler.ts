@@ -5,7 +5,6 @@ import { GatewayConfig } from '../../config/gateway.config';
 import { LocalDelivery } from '../../delivery/local-delivery.service';
 import { EventSink } from '../../events/event.sink';
 import type { Link } from '../../link/link';
-import { ErrorCode } from '../../link/link.manager';
 import { RoomsService } from '../../rooms/rooms.service';
 
 const ROOM = /^[\w.@:+-]{1,128}$/;
@@ -34,12 +33,10 @@ export class PushControlHandler {
     await this.delivery.resume(link, epoch || undefined, seq);
   }
 
-  /** `mid` is 1-128 characters (checked at the edge, FRAME_LIMITS) */
-  ackPush(link: Link, mid: string | undefined): Frame | undefined {
-    if (!mid) return { type: 'error', code: ErrorCode.BAD_FRAME, msg: 'ack-push needs a mid' };
+  /** `mid` is 1-128 characters: the edge refused the frame otherwise (frameProblem, FRAME_LIMITS) */
+  ackPush(link: Link, mid: string): void {
     const s = link.session;
     this.events.emit({ type: 'delivered', bizId: s.bizId, userId: s.userId, deviceId: s.deviceId, sid: s.sid, mid, node: s.node, ts: Date.now() });
-    return undefined;
   }
 
   /** the ack frame for a join or leave */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AckCode, UplinkBackend, UplinkReply } from '../../backend/uplink.backend';
 import type { Frame } from '../../codec/frame';
+import { FRAME_LIMITS } from '../../codec/frame-limits';
 import { logger } from '../../common/logger';
 import type { Link } from '../../link/link';
 import { GatewayMetrics } from '../../metrics/gateway.metrics';
@@ -37,7 +38,7 @@ export class RequestHandler {
   start(link: Link, frame: ReqFrame): void {
     this.handle(link, frame).catch((err: Error) => {
       log.error({ sid: link.id, err: err.message }, 'request failed');
-      link.send({ type: 'ack', id: (frame.id ?? '').slice(0, 64), code: AckCode.BACKEND_ERROR, msg: 'internal error' });
+      link.send({ type: 'ack', id: (frame.id ?? '').slice(0, FRAME_LIMITS.reqId), code: AckCode.BACKEND_ERROR, msg: 'internal error' });
     });
   }
 
@@ -45,8 +46,8 @@ export class RequestHandler {
   async handle(link: Link, frame: ReqFrame): Promise<void> {
     const id = frame.id ?? '';
     const biz = { biz: link.session.bizId };
-    if (id === '' || id.length > 64) {
-      this.answer(link, id.slice(0, 64), { code: AckCode.BAD_REQUEST, msg: 'req needs an id of 1-64 characters' }, biz);
+    if (id === '' || id.length > FRAME_LIMITS.reqId) {
+      this.answer(link, id.slice(0, FRAME_LIMITS.reqId), { code: AckCode.BAD_REQUEST, msg: `req needs an id of 1-${FRAME_LIMITS.reqId} characters` }, biz);
       return;
     }
     const inflight = this.inflight.get(link) ?? 0;

@@ -1,0 +1,65 @@
+/**
+ * The operator loop's contract (issue 11): what an alert or an operator asks, what the leader
+ * decides, and what a node then does. Three parties, one etcd key space next to the nodes'
+ * registrations (`etcd.controlPrefix`, default `/gateway/control/`):
+ *
+ *   <controlPrefix>alerts/<nodeId>/<alertKey>   AlertRecord   written by whichever node received the webhook
+ *   <controlPrefix>requests/<requestId>         ControlRequest written by the node that received an admin call
+ *   <controlPrefix>directives/<nodeId>          Directive     written by the leader only; read by that node
+ *   <controlPrefix>leader                       etcd3 Election campaign key (the leader's node id)
+ *
+ * The leader (etcd3's election API) reads alerts and requests and turns them into directives;
+ * each node watches its own directive and moves links (paced redirects) to meet it. A node with
+ * no directive key behaves as `normal`. In embedded mode the same ports have in-memory adapters
+ * and the single node is its own leader.
+ */
+
+/** what an overloaded/resolved alert says about one node, keyed so a repeat changes nothing */
+export interface AlertRecord {
+  nodeId: string;
+  /** fingerprint + startsAt (Alertmanager's fingerprint, or Grafana's), the idempotency key */
+  key: string;
+  alertname: string;
+  status: 'firing' | 'resolved';
+  source: 'alertmanager' | 'grafana';
+  /** the alert's value when the payload carries one (Grafana's `values`, or a `value` annotation) */
+  value?: number;
+  startsAt: string;
+  receivedAt: number;
+  /** the node that received the webhook */
+  receivedBy: string;
+}
+
+/** an operator's call on any node (POST /api/nodes/:id/drain|shed|undrain), for the leader to act on */
+export interface ControlRequest {
+  id: string;
+  nodeId: string;
+  kind: 'drain' | 'shed' | 'undrain';
+  /** shed: move links until the node has at most this many */
+  targetLinks?: number;
+  at: number;
+  receivedBy: string;
+}
+
+/** why links move (the `reason` of a `redirect` frame and the label of the moves metric) */
+export type MoveReason = 'alert' | 'manual' | 'rebalance' | 'drain' | 'shutdown';
+
+/**
+ * What the leader tells one node. `normal`: take new links, move nothing. `shed`: refuse new
+ * upgrades (503 + Retry-After + a peer) and move links off until at most `targetLinks` remain,
+ * then keep refusing until the directive changes (an alert's `resolved`, an `undrain`).
+ * `rebalance`: move links down to `targetLinks` toward `toward` but keep taking new ones.
+ * `drain`: move every link off and refuse new ones, until `undrain`.
+ */
+export interface Directive {
+  /** unique per decision: a node acts once on each */
+  id: string;
+  action: 'normal' | 'shed' | 'rebalance' | 'drain';
+  reason: MoveReason;
+  targetLinks?: number;
+  /** node ids to send the moved links to, in preference order (rebalance: the emptiest); empty = any running peer by load */
+  toward?: string[];
+  issuedAt: number;
+  /** the leader's node id */
+  by: string;
+}

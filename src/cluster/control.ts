@@ -63,3 +63,21 @@ export interface Directive {
   /** the leader's node id */
   by: string;
 }
+
+/** `etcd.controlPrefix`, or the node prefix's sibling `control/` (/gateway/nodes/ -> /gateway/control/) */
+export function controlPrefixOf(etcd: { prefix: string; controlPrefix?: string }): string {
+  if (etcd.controlPrefix) return etcd.controlPrefix.endsWith('/') ? etcd.controlPrefix : `${etcd.controlPrefix}/`;
+  const trimmed = etcd.prefix.replace(/\/+$/, '');
+  const parent = trimmed.slice(0, trimmed.lastIndexOf('/') + 1) || '/';
+  return `${parent}control/`;
+}
+
+export const controlKeys = (prefix: string) => ({
+  alerts: `${prefix}alerts/`,
+  alert: (nodeId: string, key: string) => `${prefix}alerts/${nodeId}/${key}`,
+  requests: `${prefix}requests/`,
+  request: (id: string) => `${prefix}requests/${id}`,
+  directives: `${prefix}directives/`,
+  directive: (nodeId: string) => `${prefix}directives/${nodeId}`,
+  election: `${prefix}leader`,
+});

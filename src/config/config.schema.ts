@@ -87,6 +87,8 @@ export const configSchema = z
     etcd: strictObject({
       endpoints: z.array(nonEmpty).default(['http://127.0.0.1:2379']),
       prefix: z.string().default('/gateway/nodes/'),
+      /** the operator loop's keys (alerts, requests, directives, leader); unset = beside `prefix` (/gateway/nodes/ -> /gateway/control/) */
+      controlPrefix: z.string().optional(),
       leaseTtlSec: z.number().int().min(2).default(10),
       loadIntervalMs: ms.default(3000),
     }).prefault({}),

@@ -30,7 +30,8 @@ function serverExecArgv(entry) {
         )
           .split(" ")
           .filter(Boolean)
-      : []),
+      : // a raw server runs with node's defaults (BENCH_RAW_NODE_ARGS adds flags, e.g. --cpu-prof)
+        (process.env.BENCH_RAW_NODE_ARGS ?? "").split(" ").filter(Boolean)),
   ];
 }
 

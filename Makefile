@@ -19,9 +19,10 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 	@touch $@
 	@node -e "const ok=(()=>{try{require('node-gyp-build')(require('path').dirname(require.resolve('bufferutil')));return true}catch{return false}})(); console.log('bufferutil native addon:', ok ? 'loaded' : 'NOT loaded (ws falls back to JS)')"
 
-setup: $(NODE_MODULES_STAMP) ## npm dependencies plus the test tools (promtool, redis, etcd) from Debian
+setup: $(NODE_MODULES_STAMP) ## npm dependencies plus the test tools (prometheus + promtool, alertmanager + amtool, redis, etcd) from Debian
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v etcd >/dev/null || missing="$$missing etcd-server etcd-client"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
@@ -75,8 +76,8 @@ lint: $(NODE_MODULES_STAMP) ## type-check, formatting, and no import cycle in th
 bench: build ## load test: gateway vs raw ws, a table (no pass/fail)
 	node bench/run.js
 
-e2e_up: ## docker compose: Redis, Kafka (KRaft), etcd, Prometheus, Grafana
-	docker compose up -d redis kafka etcd prometheus grafana
+e2e_up: ## docker compose: Redis, Kafka (KRaft), etcd, Prometheus, Alertmanager, Grafana (provisioned from deploy/)
+	docker compose up -d redis kafka etcd prometheus alertmanager grafana
 
 e2e_down: ## stop the compose stack
 	docker compose down -v

@@ -3,16 +3,22 @@
 #   redis  127.0.0.1:6379
 #   etcd   127.0.0.1:2379 (client) / 127.0.0.1:2380 (peer)      - Debian etcd-server (v3.4)
 #   kafka  127.0.0.1:9092 (broker) / 127.0.0.1:9093 (controller) - single-node KRaft, jars from Maven Central
+#   prometheus   127.0.0.1:9090 - Debian prometheus; config <state>/prometheus/prometheus.yml, which tests
+#                rewrite (test/fixtures/monitoring.ts) and then POST /-/reload (--web.enable-lifecycle)
+#   alertmanager 127.0.0.1:9095 (not 9093: Kafka's controller) - Debian prometheus-alertmanager, no
+#                clustering; config <state>/alertmanager/alertmanager.yml, rewritten and reloaded the same way
 #
-# Usage: scripts/deps.sh start  [redis|etcd|kafka ...]   start (idempotent: a service already answering is left as is)
-#        scripts/deps.sh stop   [redis|etcd|kafka ...]   stop what this script started (never a Redis it did not start)
-#        scripts/deps.sh status [redis|etcd|kafka ...]   one line per service; exit 1 if any is down
+# Usage: scripts/deps.sh start  [SERVICE ...]   start (idempotent: a service already answering is left as is)
+#        scripts/deps.sh stop   [SERVICE ...]   stop what this script started (never a Redis it did not start)
+#        scripts/deps.sh status [SERVICE ...]   one line per service; exit 1 if any is down
+#        (SERVICE: redis etcd kafka prometheus alertmanager; none = all)
 #        scripts/deps.sh restart [...]
 #        scripts/deps.sh kafka-topics ARGS...            run Kafka's TopicCommand against 127.0.0.1:9092
 #
 # Env: DEPS_STATE_DIR (default <repo>/.deps/state): pid files, logs, data
 #      DEPS_KAFKA_LIBS (default <repo>/.deps/kafka/libs): Kafka jars
-#      DEPS_KAFKA_TIMEOUT (default 90), DEPS_ETCD_TIMEOUT (30), DEPS_REDIS_TIMEOUT (15): seconds to wait until it answers
+#      DEPS_KAFKA_TIMEOUT (default 90), DEPS_ETCD_TIMEOUT (30), DEPS_REDIS_TIMEOUT (15),
+#      DEPS_PROMETHEUS_TIMEOUT (30), DEPS_ALERTMANAGER_TIMEOUT (30): seconds to wait until it answers
 #      DEPS_REDIS_PORT (default 6379; for testing the script)
 #      KAFKA_HEAP_OPTS (default "-Xmx512m -Xms256m"), KAFKA_JVM_OPTS (extra JVM flags for the broker)
 set -euo pipefail
@@ -29,12 +35,16 @@ ETCD_PORT=2379
 ETCD_PEER_PORT=2380
 KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
+PROMETHEUS_PORT=9090
+ALERTMANAGER_PORT=9095
 
 KAFKA_TIMEOUT="${DEPS_KAFKA_TIMEOUT:-90}"
 ETCD_TIMEOUT="${DEPS_ETCD_TIMEOUT:-30}"
 REDIS_TIMEOUT="${DEPS_REDIS_TIMEOUT:-15}"
+PROMETHEUS_TIMEOUT="${DEPS_PROMETHEUS_TIMEOUT:-30}"
+ALERTMANAGER_TIMEOUT="${DEPS_ALERTMANAGER_TIMEOUT:-30}"
 
-ALL_SERVICES=(redis etcd kafka)
+ALL_SERVICES=(redis etcd kafka prometheus alertmanager)
 
 log() { echo "[deps] $*" >&2; }
 die() { echo "[deps] ERROR: $*" >&2; exit 1; }
@@ -419,16 +429,177 @@ kafka_status() {
   if kafka_up; then echo "kafka  up    $HOST:$KAFKA_PORT ($who)"; else echo "kafka  down  $HOST:$KAFKA_PORT"; return 1; fi
 }
 
+# ----------------------------------------------------------------------------- prometheus
+# Tests point it at their own nodes: they rewrite $PROMETHEUS_CONFIG and POST /-/reload, so the
+# one written here only has to be valid. Short retention: nothing here outlives a test run.
+PROMETHEUS_DIR="$STATE_DIR/prometheus"
+PROMETHEUS_CONFIG="$PROMETHEUS_DIR/prometheus.yml"
+PROMETHEUS_PIDFILE="$STATE_DIR/prometheus.pid"
+PROMETHEUS_LOG="$STATE_DIR/prometheus.log"
+
+prometheus_up() {
+  curl -fsS --max-time 3 "http://$HOST:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1
+}
+
+write_prometheus_config() {
+  mkdir -p "$PROMETHEUS_DIR/data"
+  cat >"$PROMETHEUS_CONFIG" <<EOF
+# written by scripts/deps.sh; tests replace it (test/fixtures/monitoring.ts) and reload
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["$HOST:$ALERTMANAGER_PORT"]
+scrape_configs: []
+EOF
+}
+
+prometheus_start() {
+  if prometheus_up; then
+    if managed_pid "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG" >/dev/null; then
+      log "prometheus already running on $HOST:$PROMETHEUS_PORT (started by this script); left as is"
+    else
+      log "prometheus already running on $HOST:$PROMETHEUS_PORT (not started by this script); left as is"
+    fi
+    return 0
+  fi
+  if managed_pid "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG" >/dev/null; then
+    log "prometheus process from an earlier start is alive but not ready; restarting it"
+    prometheus_stop
+  fi
+  if tcp_open "$PROMETHEUS_PORT"; then
+    die "port $PROMETHEUS_PORT is taken by a process that is not a ready Prometheus:
+$(ss -ltnp "sport = :$PROMETHEUS_PORT" 2>/dev/null || true)"
+  fi
+  if ! command -v prometheus >/dev/null 2>&1; then
+    apt_install prometheus
+    # the package may start its own server on :9090 through an init script (none without an init system, but be safe)
+    if [[ -x /etc/init.d/prometheus ]]; then as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true; fi
+  fi
+  write_prometheus_config
+  : >"$PROMETHEUS_LOG"
+  log "starting prometheus on $HOST:$PROMETHEUS_PORT"
+  spawn "$PROMETHEUS_PIDFILE" "$PROMETHEUS_LOG" prometheus \
+    --config.file="$PROMETHEUS_CONFIG" \
+    --storage.tsdb.path="$PROMETHEUS_DIR/data" \
+    --storage.tsdb.retention.time=2h \
+    --web.listen-address="$HOST:$PROMETHEUS_PORT" \
+    --web.enable-lifecycle \
+    --log.level=warn
+  local pid; pid="$(cat "$PROMETHEUS_PIDFILE")"
+  local deadline=$(( $(now) + PROMETHEUS_TIMEOUT ))
+  until prometheus_up; do
+    pid_alive "$pid" || die_with_log "prometheus exited during startup" "$PROMETHEUS_LOG"
+    (( $(now) < deadline )) || die_with_log "prometheus not ready on $HOST:$PROMETHEUS_PORT within ${PROMETHEUS_TIMEOUT}s" "$PROMETHEUS_LOG"
+    sleep 0.3
+  done
+  log "prometheus up on $HOST:$PROMETHEUS_PORT (pid $pid, config $PROMETHEUS_CONFIG)"
+}
+
+prometheus_stop() {
+  stop_pid prometheus "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG" 20 || log "prometheus: not running (from this script)"
+}
+
+prometheus_status() {
+  local who=external
+  managed_pid "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG" >/dev/null && who=managed
+  if prometheus_up; then echo "prometheus    up    $HOST:$PROMETHEUS_PORT ($who)"; else echo "prometheus    down  $HOST:$PROMETHEUS_PORT"; return 1; fi
+}
+
+# ----------------------------------------------------------------------------- alertmanager
+# Alertmanager has no --web.enable-lifecycle flag: its POST /-/reload is always on.
+ALERTMANAGER_DIR="$STATE_DIR/alertmanager"
+ALERTMANAGER_CONFIG="$ALERTMANAGER_DIR/alertmanager.yml"
+ALERTMANAGER_PIDFILE="$STATE_DIR/alertmanager.pid"
+ALERTMANAGER_LOG="$STATE_DIR/alertmanager.log"
+
+alertmanager_bin() {
+  if command -v prometheus-alertmanager >/dev/null 2>&1; then echo prometheus-alertmanager
+  elif command -v alertmanager >/dev/null 2>&1; then echo alertmanager
+  else return 1; fi
+}
+
+alertmanager_up() {
+  curl -fsS --max-time 3 "http://$HOST:$ALERTMANAGER_PORT/-/ready" >/dev/null 2>&1
+}
+
+write_alertmanager_config() {
+  mkdir -p "$ALERTMANAGER_DIR/data"
+  cat >"$ALERTMANAGER_CONFIG" <<'EOF'
+# written by scripts/deps.sh; tests replace it (test/fixtures/monitoring.ts) and reload
+route:
+  receiver: none
+receivers:
+  - name: none
+EOF
+}
+
+alertmanager_start() {
+  if alertmanager_up; then
+    if managed_pid "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_CONFIG" >/dev/null; then
+      log "alertmanager already running on $HOST:$ALERTMANAGER_PORT (started by this script); left as is"
+    else
+      log "alertmanager already running on $HOST:$ALERTMANAGER_PORT (not started by this script); left as is"
+    fi
+    return 0
+  fi
+  if managed_pid "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_CONFIG" >/dev/null; then
+    log "alertmanager process from an earlier start is alive but not ready; restarting it"
+    alertmanager_stop
+  fi
+  if tcp_open "$ALERTMANAGER_PORT"; then
+    die "port $ALERTMANAGER_PORT is taken by a process that is not a ready Alertmanager:
+$(ss -ltnp "sport = :$ALERTMANAGER_PORT" 2>/dev/null || true)"
+  fi
+  local bin
+  if ! bin="$(alertmanager_bin)"; then
+    apt_install prometheus-alertmanager
+    if [[ -x /etc/init.d/prometheus-alertmanager ]]; then as_root /etc/init.d/prometheus-alertmanager stop >/dev/null 2>&1 || true; fi
+    bin="$(alertmanager_bin)" || die "alertmanager binary not found after installing prometheus-alertmanager"
+  fi
+  write_alertmanager_config
+  : >"$ALERTMANAGER_LOG"
+  log "starting alertmanager on $HOST:$ALERTMANAGER_PORT"
+  # an empty --cluster.listen-address turns gossip off: one instance, and nothing listens on 9094
+  spawn "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_LOG" "$bin" \
+    --config.file="$ALERTMANAGER_CONFIG" \
+    --storage.path="$ALERTMANAGER_DIR/data" \
+    --data.retention=2h \
+    --web.listen-address="$HOST:$ALERTMANAGER_PORT" \
+    --cluster.listen-address= \
+    --log.level=warn
+  local pid; pid="$(cat "$ALERTMANAGER_PIDFILE")"
+  local deadline=$(( $(now) + ALERTMANAGER_TIMEOUT ))
+  until alertmanager_up; do
+    pid_alive "$pid" || die_with_log "alertmanager exited during startup" "$ALERTMANAGER_LOG"
+    (( $(now) < deadline )) || die_with_log "alertmanager not ready on $HOST:$ALERTMANAGER_PORT within ${ALERTMANAGER_TIMEOUT}s" "$ALERTMANAGER_LOG"
+    sleep 0.3
+  done
+  log "alertmanager up on $HOST:$ALERTMANAGER_PORT (pid $pid, config $ALERTMANAGER_CONFIG)"
+}
+
+alertmanager_stop() {
+  stop_pid alertmanager "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_CONFIG" 20 || log "alertmanager: not running (from this script)"
+}
+
+alertmanager_status() {
+  local who=external
+  managed_pid "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_CONFIG" >/dev/null && who=managed
+  if alertmanager_up; then echo "alertmanager  up    $HOST:$ALERTMANAGER_PORT ($who)"; else echo "alertmanager  down  $HOST:$ALERTMANAGER_PORT"; return 1; fi
+}
+
 # ----------------------------------------------------------------------------- main
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 services_from_args() {
   if (( $# == 0 )); then echo "${ALL_SERVICES[@]}"; return; fi
   local s
   for s in "$@"; do
-    case "$s" in redis|etcd|kafka) ;; *) die "unknown service '$s' (expected: ${ALL_SERVICES[*]})" ;; esac
+    case "$s" in redis|etcd|kafka|prometheus|alertmanager) ;; *) die "unknown service '$s' (expected: ${ALL_SERVICES[*]})" ;; esac
   done
   echo "$@"
 }

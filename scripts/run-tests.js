@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs one tier of tests (unit | integration | e2e | all) with node's test runner on the
 // compiled output. Unit specs sit beside the code (src/**/*.spec.ts); integration and e2e
-// tests live under test/ and expect scripts/deps.sh to have started Redis, etcd and Kafka.
+// tests live under test/ and expect scripts/deps.sh to have started Redis, etcd and Kafka (and, for
+// test/e2e/monitoring.test.ts, Prometheus and Alertmanager).
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');

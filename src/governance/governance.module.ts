@@ -22,6 +22,7 @@ import { AdminController } from './admin/admin.controller';
 import { ApiErrorFilter } from './api-error.filter';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
+import { SdController } from './sd/sd.controller';
 
 /**
  * The governance app's routes (:9003): terminus health, Prometheus metrics, the admin API.
@@ -42,7 +43,7 @@ import { MetricsController } from './metrics/metrics.controller';
     EtcdModule,
     KafkaModule,
   ],
-  controllers: [HealthController, MetricsController, AdminController],
+  controllers: [HealthController, MetricsController, AdminController, SdController],
   providers: [
     {
       // what /health checks: the dependencies of the mode. Readiness needs only the session

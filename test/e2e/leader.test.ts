@@ -5,6 +5,8 @@ import { alertmanagerBody } from '../fixtures/alert-payloads';
 import { controlSpace, postWebhook } from '../fixtures/control';
 import { eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes } from '../fixtures/infra';
+import { hsToken } from '../fixtures/tokens';
+import { TestClient } from '../fixtures/ws-client';
 
 const T = { timeout: 40000 };
 const H = { timeout: 60000 };
@@ -102,13 +104,18 @@ describe('leader election: one leader, failover within the lease TTL, alerts dur
     const leaderId = await agreedLeader(nodes);
     const old = nodes.find((n) => n.nodeId === leaderId)!;
     const [last] = nodes.filter((n) => n !== old);
+    // a link that does not read holds the drain open for its whole window (2 s): only a resignation at its start hands over sooner
+    const { client } = await TestClient.open(old.wsUrl, { token: hsToken({ sub: 'holder', biz: 'leader-e2e' }) });
+    client.pauseReading();
     const stoppedAt = Date.now();
     const exited = old.stop('SIGTERM', 15000);
     await eventually('the last node to lead', async () => ((await leaderSeenBy(last)) === last.nodeId ? true : undefined), 10000, 25);
     const tookMs = Date.now() - stoppedAt;
-    assert.ok(tookMs < 1500, `handed over after ${tookMs} ms: that is the lease expiring (${TTL_SEC} s), not a resignation`);
+    assert.ok(tookMs < 1500, `handed over after ${tookMs} ms: the drain's end or the lease's expiry (${TTL_SEC} s), not a resignation at the drain's start`);
     assert.equal(metricValue(await scrape(last.adminUrl), 'websocket_gateway_leader'), 1);
     assert.deepEqual(await exited, { code: 0, signal: null });
+    assert.ok(Date.now() - stoppedAt > tookMs, 'the drain was still under way when the lead moved');
+    client.terminate();
     nodes = [last];
   });
 });

@@ -1,5 +1,6 @@
 import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { logger } from '../common/logger';
+import { withTimeout } from '../common/timeout';
 import { GatewayConfig } from '../config/gateway.config';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import { alertIdentity } from './alert-key';
@@ -123,7 +124,8 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     this.timer = undefined;
     const watch = this.watch;
     this.watch = undefined;
-    await watch?.stop().catch(() => undefined);
+    // bounded: with etcd away, cancelling the watch may never be answered, and shutdown must end
+    if (watch) await withTimeout(watch.stop(), 2000).catch(() => undefined);
   }
 
   private remember(a: AlertRecord): void {

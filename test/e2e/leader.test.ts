@@ -23,17 +23,25 @@ async function leaderSeenBy(node: GatewayProcess): Promise<string | null> {
   return r.body.leader;
 }
 
-/** the leader all of `nodes` agree on, once they do */
-const agreedLeader = (nodes: GatewayProcess[], timeoutMs = 10000) =>
-  eventually(
-    'the nodes to agree on one leader',
-    async () => {
-      const seen = await Promise.all(nodes.map(leaderSeenBy));
-      return seen[0] && seen.every((s) => s === seen[0]) && nodes.some((n) => n.nodeId === seen[0]) ? seen[0] : undefined;
-    },
-    timeoutMs,
-    25,
-  );
+/** the leader all of `nodes` agree on, once they do; on a timeout the error says what each saw, with their warnings */
+async function agreedLeader(nodes: GatewayProcess[], timeoutMs = 10000): Promise<string> {
+  let seen: (string | null)[] = [];
+  try {
+    return await eventually(
+      'the nodes to agree on one leader',
+      async () => {
+        seen = await Promise.all(nodes.map(leaderSeenBy));
+        return seen[0] && seen.every((s) => s === seen[0]) && nodes.some((n) => n.nodeId === seen[0]) ? seen[0] : undefined;
+      },
+      timeoutMs,
+      25,
+    );
+  } catch (err) {
+    const views = nodes.map((n, i) => `${n.nodeId} sees ${seen[i]}`).join('; ');
+    const warnings = nodes.flatMap((n) => n.logs.filter((l) => /"level":(40|50)/.test(l)).slice(-5));
+    throw new Error(`${(err as Error).message} (${views})\n${warnings.join('\n')}`);
+  }
+}
 
 /**
  * Three cluster nodes campaigning with etcd3's election on a short lease (etcd.leaseTtlSec = 3):

@@ -4,16 +4,29 @@ import { GatewayConfig } from '../config/gateway.config';
 import { EtcdConnection } from '../infra/etcd/etcd.connection';
 import { EtcdModule } from '../infra/etcd/etcd.module';
 import { EtcdNodeRegistry } from '../infra/etcd/etcd-node.registry';
+import { EtcdControlStore } from '../infra/etcd/etcd-control.store';
+import { EtcdLeaderElection } from '../infra/etcd/etcd-leader.election';
+import { MemoryControlStore } from '../infra/memory/memory-control.store';
+import { MemoryLeaderElection } from '../infra/memory/memory-leader.election';
 import { MemoryNodeRegistry } from '../infra/memory/memory-node.registry';
 import { LinkModule } from '../link/link.module';
 import { SessionModule } from '../session/session.module';
 import { ClusterService } from './cluster.service';
 import { DeadNodeSweeper } from './dead-node-sweeper.service';
 import { MetricsModule } from '../metrics/metrics.module';
+import { controlKeys, controlPrefixOf } from './control';
+import { ControlStore } from './control-store';
+import { CoordinatorService } from './coordinator.service';
+import { LeaderElection } from './leader-election';
+import { LeaderService } from './leader.service';
 import { NodeRegistry } from './node-registry';
 import { NodeState } from './node-state';
 
-/** Membership: the node's lifecycle state, its etcd registration with live load, the peer list. */
+/**
+ * Membership: the node's lifecycle state, its etcd registration with live load, the peer list;
+ * the leader election and, on the leader, the coordinator that turns alerts and operator
+ * requests (ControlStore) into directives.
+ */
 @Module({
   imports: [ConfigModule, MetricsModule, EtcdModule, LinkModule, SessionModule],
   providers: [
@@ -24,9 +37,27 @@ import { NodeState } from './node-state';
       useFactory: (config: GatewayConfig, etcd: EtcdConnection) =>
         config.mode === 'cluster' ? new EtcdNodeRegistry(etcd, config.etcd.prefix, config.etcd.leaseTtlSec) : new MemoryNodeRegistry(),
     },
+    {
+      provide: ControlStore,
+      inject: [GatewayConfig, EtcdConnection],
+      useFactory: (config: GatewayConfig, etcd: EtcdConnection) =>
+        config.mode === 'cluster'
+          ? new EtcdControlStore(etcd, controlPrefixOf(config.etcd), config.webhook.alertTtlSec)
+          : new MemoryControlStore(config.webhook.alertTtlSec * 1000),
+    },
+    {
+      provide: LeaderElection,
+      inject: [GatewayConfig, EtcdConnection],
+      useFactory: (config: GatewayConfig, etcd: EtcdConnection) =>
+        config.mode === 'cluster'
+          ? new EtcdLeaderElection(etcd, controlKeys(controlPrefixOf(config.etcd)).election, config.etcd.leaseTtlSec)
+          : new MemoryLeaderElection(),
+    },
+    LeaderService,
+    CoordinatorService,
     ClusterService,
     DeadNodeSweeper,
   ],
-  exports: [NodeState, NodeRegistry, ClusterService],
+  exports: [NodeState, NodeRegistry, ClusterService, ControlStore, LeaderService],
 })
 export class ClusterModule {}

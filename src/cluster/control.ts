@@ -24,6 +24,10 @@ export interface AlertRecord {
   source: 'alertmanager' | 'grafana';
   /** the alert's value when the payload carries one (Grafana's `values`, or a `value` annotation) */
   value?: number;
+  /** the alert's threshold (annotation or label `threshold`): the node sheds to it minus `shedding.marginRatio` */
+  threshold?: number;
+  /** the alert's labels.instance when it named the node that way */
+  instance?: string;
   startsAt: string;
   receivedAt: number;
   /** the node that received the webhook */

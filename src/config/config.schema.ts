@@ -162,6 +162,45 @@ export const configSchema = z
       /** how long a health dependency may take to answer before it counts as down */
       healthTimeoutMs: ms.default(1500),
     }).prefault({}),
+    webhook: strictObject({
+      /** `Authorization: Bearer <token>` on POST /webhook/v1 (Alertmanager's http_config.authorization, Grafana's header credentials) */
+      token: z.string().optional(),
+      /** HTTP basic auth on POST /webhook/v1 (both or neither) */
+      basicUser: z.string().optional(),
+      basicPassword: z.string().optional(),
+      /** Grafana's HMAC-SHA256 signature of `<timestamp>:<body>` (the contact point's HMAC secret) */
+      hmacSecret: z.string().optional(),
+      /** the header Grafana puts the hex signature in (its default) */
+      hmacHeader: nonEmpty.default('X-Grafana-Alerting-Signature'),
+      /** the header Grafana puts the Unix timestamp in (set the same name as the contact point's timestamp header; a signature without it is refused) */
+      hmacTimestampHeader: nonEmpty.default('X-Grafana-Alerting-Timestamp'),
+      /** a signed request whose timestamp is further than this from now is refused as a replay */
+      replayWindowMs: ms.default(300000),
+      /** larger bodies get 413 */
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024),
+      /** how long an alert's record stays in etcd (its idempotency window); its expiry is no resolution */
+      alertTtlSec: z.number().int().min(60).default(3600),
+    }).prefault({}),
+    rebalance: strictObject({
+      /** the leader moves links from the fullest to the emptiest running nodes when their loads differ by more than the threshold */
+      enabled: z.boolean().default(true),
+      /** allowed spread (fullest - emptiest) as a share of the mean load */
+      thresholdRatio: z.number().positive().default(0.2),
+      /** and at least this many links: small clusters are left alone */
+      minLinks: z.number().int().min(0).default(100),
+      /** how long the spread must last before links move (a node that joined counts once it settled) */
+      forMs: ms.default(30000),
+      /** a node that joined counts after this long (its first links, its load published) */
+      settleMs: ms.default(5000),
+      /** a rebalance move not met by then is ended (the node is set back to normal) */
+      moveTimeoutMs: ms.default(120000),
+      /** how often the leader compares the nodes' loads */
+      intervalMs: ms.default(2000),
+    }).prefault({}),
     shutdown: strictObject({
       /** how long a drain waits for links to go before it drops the rest */
       drainTimeoutMs: ms.default(10000),
@@ -170,6 +209,12 @@ export const configSchema = z
        * process still running drainTimeoutMs + graceMs after the signal exits with code 1
        */
       graceMs: ms.default(5000),
+    }).prefault({}),
+    shedding: strictObject({
+      /** an alert's node sheds down to its threshold minus this share of it (or its links minus this share, with no threshold) */
+      marginRatio: z.number().min(0).max(1).default(0.1),
+      /** a fixed target for every alert's shed, instead of the threshold minus the margin */
+      targetLinks: z.number().int().min(0).optional(),
     }).prefault({}),
     log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   })
@@ -194,6 +239,14 @@ export function crossCheck(raw: Record<string, any>): { path: string; message: s
   if (typeof auth.jwtSecret === 'string' && auth.jwtSecret.length < 16) problems.push({ path: 'auth.jwtSecret', message: 'must be at least 16 characters' });
   if (typeof governance.adminToken === 'string' && governance.adminToken.length < 16)
     problems.push({ path: 'governance.adminToken', message: 'must be at least 16 characters' });
+  const webhook = raw.webhook ?? {};
+  if ((webhook.basicUser === undefined) !== (webhook.basicPassword === undefined))
+    problems.push({
+      path: webhook.basicUser === undefined ? 'webhook.basicUser' : 'webhook.basicPassword',
+      message: 'basic auth needs both webhook.basicUser and webhook.basicPassword',
+    });
+  for (const key of ['token', 'hmacSecret', 'basicPassword'] as const)
+    if (typeof webhook[key] === 'string' && webhook[key].length < 16) problems.push({ path: `webhook.${key}`, message: 'must be at least 16 characters' });
   const gwPort = gateway.port ?? 9002;
   if (gwPort !== 0 && gwPort === (governance.port ?? 9003) && (gateway.host ?? '127.0.0.1') === (governance.host ?? '127.0.0.1'))
     problems.push({ path: 'governance.port', message: 'must differ from gateway.port' });

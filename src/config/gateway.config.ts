@@ -23,7 +23,10 @@ export class GatewayConfig {
   readonly mailbox!: Resolved['mailbox'];
   readonly rooms!: Resolved['rooms'];
   readonly backend!: Resolved['backend'];
+  readonly webhook!: Resolved['webhook'];
+  readonly rebalance!: Resolved['rebalance'];
   readonly shutdown!: Resolved['shutdown'];
+  readonly shedding!: Resolved['shedding'];
   readonly log!: Resolved['log'];
 
   static from(config: Resolved): GatewayConfig {

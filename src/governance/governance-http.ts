@@ -9,7 +9,8 @@ import type { IncomingMessage, Server } from 'node:http';
  * JSON, 413 past `bodyLimit`) with one change: an empty body is no body (`undefined`), so a
  * route whose body is optional (`DELETE /api/clients/:id {reason}`) may be sent with
  * `content-type: application/json` and nothing after it, as many clients do; Fastify's parser
- * refuses that with 400. Registering it through Nest keeps Nest from adding its own; every
+ * refuses that with 400. The bytes as received stay on the request as `rawBody` (the alert
+ * webhook checks Grafana's HMAC signature over them). Registering it through Nest keeps Nest from adding its own; every
  * other media type is refused with 415 (Fastify's built-in text/plain parser is removed: no route
  * takes text, and a text body used to reach validation and get 400).
  */
@@ -18,6 +19,8 @@ export function useGovernanceBodies(app: NestFastifyApplication, adapter: Fastif
   fastify.removeContentTypeParser('text/plain');
   const json = fastify.getDefaultJsonParser('error', 'error');
   app.useBodyParser<Server>('application/json', { bodyLimit }, (req, body, done) => {
+    // the bytes as sent, for what signs them (the alert webhook's HMAC)
+    (req as unknown as { rawBody?: Buffer }).rawBody = body;
     if (body.length === 0) {
       done(null, undefined);
       return;

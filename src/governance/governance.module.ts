@@ -19,13 +19,16 @@ import { RoomsModule } from '../rooms/rooms.module';
 import { SessionModule } from '../session/session.module';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { AdminController } from './admin/admin.controller';
+import { ControlController } from './admin/control.controller';
 import { ApiErrorFilter } from './api-error.filter';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { SdController } from './sd/sd.controller';
+import { WebhookController } from './webhook/webhook.controller';
 
 /**
- * The governance app's routes (:9003): terminus health, Prometheus metrics, the admin API.
+ * The governance app's routes (:9003): terminus health, Prometheus metrics, the admin API
+ * (with the operator's drain / shed / undrain), the alert webhook.
  * They read and act on the node through the parts' modules, like any other part.
  */
 @Module({
@@ -43,7 +46,7 @@ import { SdController } from './sd/sd.controller';
     EtcdModule,
     KafkaModule,
   ],
-  controllers: [HealthController, MetricsController, AdminController, SdController],
+  controllers: [HealthController, MetricsController, AdminController, ControlController, WebhookController, SdController],
   providers: [
     {
       // what /health checks: the dependencies of the mode. Readiness needs only the session

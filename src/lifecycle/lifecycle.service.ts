@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ClusterService } from '../cluster/cluster.service';
+import { LeaderService } from '../cluster/leader.service';
 import { NodeRegistry } from '../cluster/node-registry';
 import { NodeState } from '../cluster/node-state';
 import { logger } from '../common/logger';
@@ -28,16 +29,19 @@ export class LifecycleService {
     private readonly consumer: PushConsumer,
     private readonly links: LinkManager,
     private readonly server: LinkServer,
+    private readonly leader: LeaderService,
   ) {}
 
   /**
    * After the governance app listens: the gateway port listens (upgrades get 503 until
    * `running`), sessions a previous process with this node id left behind are cleared, the
-   * node registers in etcd, the Kafka consumer joins its group, and the node is `running`.
+   * node registers in etcd, it starts campaigning for the lead, the Kafka consumer joins its group, and the node is `running`.
    */
   async start(): Promise<void> {
     await this.server.listen();
     await this.cluster.join();
+    // campaigns in the background: boot never waits to be elected
+    this.leader.start();
     await this.consumer.start();
     this.state.set('running');
     await this.cluster.refresh();
@@ -53,6 +57,8 @@ export class LifecycleService {
     return (this.stopping ??= (async () => {
       log.info({ reason }, 'draining');
       this.state.set('draining');
+      // first, so a successor leads while this node drains (bounded: it never holds the drain up)
+      await this.leader.resign();
       await this.consumer.stop();
       await this.cluster.leave();
       const peer = await this.pickPeer().catch(() => undefined);

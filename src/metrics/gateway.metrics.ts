@@ -167,6 +167,29 @@ export class GatewayMetrics {
     help: 'Links terminated after missed pongs',
     registers: [this.registry],
   });
+  readonly leader = new Gauge({
+    name: 'websocket_gateway_leader',
+    help: '1 while this node is the cluster leader (it turns alerts and operator requests into directives), 0 otherwise',
+    registers: [this.registry],
+  });
+  readonly alertsReceived = new Counter({
+    name: 'websocket_gateway_alerts_received_total',
+    help: 'Alerts received on POST /webhook/v1 for a known node, by status (firing, resolved) and source (alertmanager, grafana)',
+    labelNames: ['status', 'source'],
+    registers: [this.registry],
+  });
+  readonly alertsIgnored = new Counter({
+    name: 'websocket_gateway_alerts_ignored_total',
+    help: 'Alerts received on POST /webhook/v1 that named no known node, by reason (unknown_node, no_node_label)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly directives = new Counter({
+    name: 'websocket_gateway_directives_total',
+    help: 'Directives this node issued as the leader, by action (normal, shed, rebalance, drain) and reason',
+    labelNames: ['action', 'reason'],
+    registers: [this.registry],
+  });
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   readonly eventLoopDelay = new Gauge({
     name: 'websocket_gateway_event_loop_delay_p99_seconds',

@@ -13,6 +13,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { z } from 'zod';
+import { LeaderService } from '../../cluster/leader.service';
 import { NodeRegistry } from '../../cluster/node-registry';
 import { withTimeout } from '../../common/timeout';
 import { KickService } from '../../link/kick.service';
@@ -62,6 +63,7 @@ export class AdminController {
     private readonly nodes: NodeRegistry,
     private readonly rooms: RoomsService,
     private readonly config: GatewayConfig,
+    private readonly leader: LeaderService,
   ) {
     this.bizIds = new Set(config.push.bizIds);
   }
@@ -158,13 +160,17 @@ export class AdminController {
   }
 
   /**
-   * The nodes of the cluster as the registry knows them; 503 naming the registry (etcd in
-   * cluster mode) while it does not answer within governance.healthTimeoutMs.
+   * The nodes of the cluster as the registry knows them, and who leads as this node sees it
+   * (`leader`: a node id, null while no node leads; `leader: true` on that node's item); 503
+   * naming the registry (etcd in cluster mode) while it does not answer within
+   * governance.healthTimeoutMs.
    */
   @Get('nodes')
   async listNodes() {
     try {
-      return { items: await withTimeout(this.nodes.list(), this.config.governance.healthTimeoutMs) };
+      const items = await withTimeout(this.nodes.list(), this.config.governance.healthTimeoutMs);
+      const leader = this.leader.leaderId ?? null;
+      return { leader, items: items.map((n) => ({ ...n, leader: n.id === leader })) };
     } catch (err) {
       const registry = this.config.mode === 'cluster' ? `etcd (${this.config.etcd.endpoints.join(', ')})` : 'the node registry';
       throw new ServiceUnavailableException({ error: 'unavailable', message: `cannot list nodes: ${registry} unavailable: ${(err as Error).message}` });

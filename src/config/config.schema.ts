@@ -171,6 +171,20 @@ export const configSchema = z
        */
       graceMs: ms.default(5000),
     }).prefault({}),
+    /** moving links off this node (issue 11): shed/rebalance/drain directives, and the SIGTERM drain's pacing */
+    shedding: strictObject({
+      /** links moved per second (redirect + close 4010), spread evenly in small batches every 50 ms */
+      movesPerSec: z.number().int().min(1).max(100000).default(200),
+      /** the Retry-After (seconds) of the 503 a shedding or draining node answers new upgrades with */
+      retryAfterSec: z.number().int().min(0).max(3600).default(5),
+      /** how long the peer list (from etcd) is reused for 503 bodies and peer choice */
+      peerCacheMs: ms.default(1000),
+      /**
+       * the share of shutdown.drainTimeoutMs a drain spreads its redirects over: the drain's
+       * rate is max(movesPerSec, links / (drainSpreadRatio x drainTimeoutMs))
+       */
+      drainSpreadRatio: z.number().gt(0).max(1).default(0.8),
+    }).prefault({}),
     log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   })
   .strict();

@@ -24,6 +24,7 @@ export class GatewayConfig {
   readonly rooms!: Resolved['rooms'];
   readonly backend!: Resolved['backend'];
   readonly shutdown!: Resolved['shutdown'];
+  readonly shedding!: Resolved['shedding'];
   readonly log!: Resolved['log'];
 
   static from(config: Resolved): GatewayConfig {

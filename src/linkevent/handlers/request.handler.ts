@@ -17,7 +17,6 @@ type ReqFrame = Extract<Frame, { type: 'req' }>;
  */
 @Injectable()
 export class RequestHandler {
-  private readonly inflight = new WeakMap<Link, number>();
   private readonly maxInflight: number;
   /** a last guard past the backend's own deadline: the ack goes out whatever the backend does */
   private readonly guardMs: number;
@@ -50,12 +49,11 @@ export class RequestHandler {
       this.answer(link, id.slice(0, FRAME_LIMITS.reqId), { code: AckCode.BAD_REQUEST, msg: `req needs an id of 1-${FRAME_LIMITS.reqId} characters` }, biz);
       return;
     }
-    const inflight = this.inflight.get(link) ?? 0;
-    if (inflight >= this.maxInflight) {
+    if (link.inflight >= this.maxInflight) {
       this.answer(link, id, { code: AckCode.TOO_MANY, msg: `more than ${this.maxInflight} requests of this link are waiting for their ack` }, biz);
       return;
     }
-    this.inflight.set(link, inflight + 1);
+    link.inflight++;
     const started = process.hrtime.bigint();
     let reply: UplinkReply;
     let timer: NodeJS.Timeout | undefined;
@@ -71,7 +69,7 @@ export class RequestHandler {
       reply = { code: AckCode.BACKEND_ERROR, msg: 'backend error' };
     } finally {
       clearTimeout(timer);
-      this.inflight.set(link, (this.inflight.get(link) ?? 1) - 1);
+      link.inflight--;
     }
     this.metrics.uplinkLatency.observe(biz, Number(process.hrtime.bigint() - started) / 1e9);
     this.answer(link, id, reply, biz);

@@ -27,7 +27,7 @@ function countPicks(spreader: PeerSpreader, n: number): Record<string, number> {
 }
 
 describe('move pacing', () => {
-  it('releases the rate evenly per tick, never more than two ticks at once after a stall', () => {
+  it('releases the rate evenly per tick; a late tick catches up at most 4 ticks at once, the rest on the next ones', () => {
     const pacer = new Pacer(200, 0);
     const perTick: number[] = [];
     for (let t = 0; t <= 1000; t += MOVE_TICK_MS) perTick.push(pacer.take(t));
@@ -36,12 +36,12 @@ describe('move pacing', () => {
       perTick.every((n) => n === 10),
       `per tick: ${perTick.join(',')}`,
     );
-    assert.equal(
-      perTick.reduce((a, b) => a + b, 0),
-      210,
-    );
-    // the event loop stalled for 3 s: the next take releases at most 2 ticks' worth, not 600
-    assert.equal(pacer.take(4000), 20);
+    // the event loop stalled for 300 ms: 60 are due, released 40 now and the rest on the next ticks
+    assert.equal(pacer.take(1300), 40);
+    assert.equal(pacer.take(1350), 30);
+    assert.equal(pacer.take(1400), 10);
+    // over the whole run the rate holds: 1 tick's worth + 200/s x 1.4 s
+    assert.equal(10 + 200 * 1.4, perTick.reduce((a, b) => a + b, 0) + 80);
   });
 
   it('carries fractions, so low rates still move at the rate over time', () => {
@@ -49,7 +49,7 @@ describe('move pacing', () => {
     let total = 0;
     for (let t = MOVE_TICK_MS; t <= 10000; t += MOVE_TICK_MS) total += pacer.take(t);
     // 1 at once (the first tick's worth rounds up to one link), then 3/s for 10 s
-    assert.ok(total >= 29 && total <= 31, `moved ${total}`);
+    assert.equal(total, 31);
   });
 
   it('drains at the configured rate, or faster when the links would not fit in the spread window', () => {

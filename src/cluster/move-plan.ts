@@ -9,33 +9,32 @@ import type { NodeInfo } from './node-registry';
 export const MOVE_TICK_MS = 50;
 
 /**
- * Paces moves at `ratePerSec`, evenly: each take(now) answers how many links may move since the
- * last call (a budget that accrues with elapsed time, fractions carried over). The budget never
- * holds more than two ticks' worth, so a stalled event loop does not release a burst afterwards.
- * The first take may move one tick's worth at once (the move starts without a wait).
+ * Paces moves at `ratePerSec`, evenly, on a schedule: by time t after the start, one tick's
+ * worth plus rate x t may have moved; take(now) answers how many more may move now. A tick that
+ * comes late (a busy event loop) catches up, but never more than `maxTicks` ticks' worth at once;
+ * the rest of the debt follows on the next ticks. So the average rate holds (a drain finishes
+ * in its window) and no single tick releases a burst.
  */
 export class Pacer {
-  private budget: number;
-  private last: number;
+  private given = 0;
+  private readonly first: number;
   private readonly cap: number;
 
   constructor(
     readonly ratePerSec: number,
-    now: number,
+    private readonly start: number,
     readonly tickMs = MOVE_TICK_MS,
+    maxTicks = 4,
   ) {
     const perTick = (ratePerSec * tickMs) / 1000;
-    this.budget = Math.max(1, perTick);
-    this.cap = Math.max(1, 2 * perTick);
-    this.last = now;
+    this.first = Math.max(1, Math.floor(perTick));
+    this.cap = Math.max(1, Math.ceil(maxTicks * perTick));
   }
 
   take(now: number): number {
-    const elapsed = Math.max(0, now - this.last);
-    this.last = now;
-    this.budget = Math.min(this.cap, this.budget + (this.ratePerSec * elapsed) / 1000);
-    const n = Math.floor(this.budget);
-    this.budget -= n;
+    const due = Math.floor(this.first + (this.ratePerSec * Math.max(0, now - this.start)) / 1000) - this.given;
+    const n = Math.max(0, Math.min(due, this.cap));
+    this.given += n;
     return n;
   }
 }

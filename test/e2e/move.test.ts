@@ -201,7 +201,8 @@ describe('moving links: shed, rebalance and drain, paced and spread, nothing los
         rate.perSec > MOVES_PER_SEC * 0.5 && rate.perSec < MOVES_PER_SEC * 1.5,
         `reconnect rate ${rate.perSec.toFixed(1)}/s, configured ${MOVES_PER_SEC}/s`,
       );
-      assert.ok(rate.peak250 <= MOVES_PER_SEC * 0.25 * 2 + 2, `${rate.peak250} reconnects within 250 ms (per 250 ms: ${rate.histogram})`);
+      // 10 per 250 ms at 40/s; a loaded 2-core machine bunches a few windows, a burst would be all 80 at once
+      assert.ok(rate.peak250 <= MOVES_PER_SEC * 0.25 * 3 + 2, `${rate.peak250} reconnects within 250 ms (per 250 ms: ${rate.histogram})`);
       // spread: both peers took a fair share (they start equally empty)
       const toB = hopped.filter((cl) => cl.hops[0].to === b.nodeId).length;
       assert.ok(toB >= moved * 0.3 && toB <= moved * 0.7, `${toB} of ${moved} went to B`);
@@ -242,6 +243,9 @@ describe('moving links: shed, rebalance and drain, paced and spread, nothing los
   it('rebalance: moves links toward the named node while still taking new ones; a malformed directive changes nothing', H, async () => {
     const biz = `rebal-${randomUUID().slice(0, 6)}`;
     const users = Array.from({ length: 30 }, (_, i) => `r${i}`);
+    // whatever the test before left, A starts normal
+    await etcd.delete().key(control.directive(a.nodeId));
+    await eventually('A to publish running', async () => ((await stateOf(a)) === 'running' ? true : undefined), 5000);
     const mine = await openMany(a.wsUrl, biz, users, 10, 3);
     clients.push(...mine);
     await etcd.put(control.directive(a.nodeId)).value('{"action":"shed"');
@@ -269,6 +273,8 @@ describe('moving links: shed, rebalance and drain, paced and spread, nothing los
     { timeout: 120000 },
     async (t) => {
       const drainMs = 10000;
+      await etcd.delete().key(control.directive(a.nodeId));
+      await eventually('A to publish running', async () => ((await stateOf(a)) === 'running' ? true : undefined), 5000);
       const d = await startGateway({ ...env, GATEWAY_SHUTDOWN_DRAIN_TIMEOUT_MS: String(drainMs), GATEWAY_SHEDDING_MOVES_PER_SEC: '50' });
       let stream: ReturnType<typeof pushStream> | undefined;
       try {

@@ -229,7 +229,8 @@ function openOne(opts, userIndex, localAddress, errors) {
 /**
  * A moved link's next link: `url` with ?resume=<cursor>, the same token and source address;
  * it takes the moved link's slot in `links` and follows moves in turn. A 503 with a peer in its
- * body goes there (at most 5 tries).
+ * body goes there; a failed handshake (a peer too busy to answer in time) is tried again with
+ * backoff, as a real client does, up to 10 times, with the same cursor.
  */
 function reconnect(headers, localAddress, prev, url, tries) {
   const u = new URL(url);
@@ -252,7 +253,17 @@ function reconnect(headers, localAddress, prev, url, tries) {
       hops.push(nowUs());
     },
   };
+  let gaveUp = false;
   const failed = (why) => {
+    if (gaveUp) return;
+    gaveUp = true;
+    if (tries < 10) {
+      setTimeout(
+        () => reconnect(headers, localAddress, ctl, url, tries + 1),
+        Math.min(5000, 250 * 2 ** tries * (0.5 + Math.random())),
+      );
+      return;
+    }
     hopFailures++;
     if (hopErrors.length < 5) hopErrors.push(`${url}: ${why}`);
   };
@@ -266,19 +277,13 @@ function reconnect(headers, localAddress, prev, url, tries) {
       } catch {
         peer = undefined;
       }
-      if (tries < 5)
+      if (peer && tries < 10) {
+        gaveUp = true;
         setTimeout(
-          () =>
-            reconnect(
-              headers,
-              localAddress,
-              ctl,
-              peer ? peer.url : url,
-              tries + 1,
-            ),
+          () => reconnect(headers, localAddress, ctl, peer.url, tries + 1),
           100,
         );
-      else failed(`HTTP ${res.statusCode}`);
+      } else failed(`HTTP ${res.statusCode}`);
     });
   });
   ws.on("error", (err) => {

@@ -68,7 +68,7 @@
  *   etcd and Kafka): three cluster nodes, BENCH_MOVE_LINKS links on one, a `shed` directive to 0
  *   written to its etcd key while a push stream runs: time to move, reconnects/s the peers see,
  *   pushes lost and duplicated (must be 0), push p99 during the move vs before.
- *   knobs: BENCH_MOVE_LINKS (10000) BENCH_MOVE_RATE (1000) BENCH_MOVE_PUSH_RATE (1000)
+ *   knobs: BENCH_MOVE_LINKS (10000) BENCH_MOVE_RATE (250) BENCH_MOVE_PUSH_RATE (1000)
  *   BENCH_MOVE_BEFORE_MS (5000) BENCH_MOVE_PORT (9252)
  *
  * The shared helpers are in bench/lib/ (config, child processes, HTTP, /metrics, memory

@@ -34,6 +34,12 @@
  *   {cmd: 'uplinkCount', phase} -> {ev: 'uplinkCount', phase, acked, sent}
  *   {cmd: 'uplinkStats', phase} -> {ev: 'uplinkStats', phase, sent, acked, ok, inWindow, okInWindow, lat,
  *       codes, unknown, pending, firstUs, fromUs, endUs, lastUs, ...}; then forgets the phase
+ *   {cmd: 'open', ..., follow: true}
+ *       the same, and each link follows a move (docs/protocol.md): it keeps the (epoch, seq) of the
+ *       last push it got, and when a `redirect {url}` came before its link closed it reconnects
+ *       there at once with ?resume=<epoch>:<seq> (a 503 naming a peer sends it there)
+ *   {cmd: 'moves'}          -> {ev: 'moves', hops, failed, errors}   µs (CLOCK_MONOTONIC) of every
+ *       reconnect's `connected` after a redirect, and reconnects that failed
  *   {cmd: 'close'}          terminates every link and exits
  *
  * Push latency: the pusher puts {t: <µs of CLOCK_MONOTONIC>, p: <phase>} in the push body;
@@ -64,6 +70,10 @@ const joinWaiters = new Map();
 /** the uplink phase being run, or null (see startUplink) */
 let up = null;
 let reqSeq = 0;
+/** following links: µs of each reconnect's `connected` after a redirect, and the ones that failed */
+const hops = [];
+let hopFailures = 0;
+const hopErrors = [];
 
 /** The JSON frame, or undefined (counted as unexpected) when it is not JSON. */
 function parseFrame(data) {
@@ -147,9 +157,13 @@ function onLinkMessage(ws, data, ctl) {
   }
   const frame = parseFrame(data);
   if (frame === undefined) return;
-  if (frame.type === "push") onPush(frame.mid, frame.body);
-  else if (frame.type === "ack") onAck(ws, frame);
+  if (frame.type === "push") {
+    onPush(frame.mid, frame.body);
+    if (ctl.follow && typeof frame.seq === "number")
+      ctl.cursor = `${frame.epoch}:${frame.seq}`;
+  } else if (frame.type === "ack") onAck(ws, frame);
   else if (frame.type === "connected") ctl.connected();
+  else if (frame.type === "redirect") ctl.redirect = frame.url;
 }
 
 function onAck(ws, frame) {
@@ -190,9 +204,13 @@ function openOne(opts, userIndex, localAddress, errors) {
       done(false);
     }
     const ctl = {
+      follow: Boolean(opts.follow),
+      cursor: "",
+      redirect: undefined,
+      slot: -1,
       connected: () => {
         if (settled) return;
-        links.push(ws);
+        ctl.slot = links.push(ws) - 1;
         done(true);
       },
     };
@@ -200,10 +218,83 @@ function openOne(opts, userIndex, localAddress, errors) {
     ws.on("error", (err) => fail(err.message));
     ws.on("close", (code) => {
       if (!settled) fail(`closed ${code} before connected`);
+      else if (!closing && ctl.follow && ctl.redirect)
+        reconnect(headers, localAddress, ctl, ctl.redirect, 0);
       else if (!closing) lost.push(code);
     });
     ws.on("message", (data) => onLinkMessage(ws, data, ctl));
   });
+}
+
+/**
+ * A moved link's next link: `url` with ?resume=<cursor>, the same token and source address;
+ * it takes the moved link's slot in `links` and follows moves in turn. A 503 with a peer in its
+ * body goes there; a failed handshake (a peer too busy to answer in time) is tried again with
+ * backoff, as a real client does, up to 10 times, with the same cursor.
+ */
+function reconnect(headers, localAddress, prev, url, tries) {
+  const u = new URL(url);
+  u.searchParams.set("resume", prev.cursor);
+  const ws = new WebSocket(u.toString(), {
+    headers,
+    localAddress,
+    perMessageDeflate: false,
+    handshakeTimeout: 15000,
+  });
+  const ctl = {
+    follow: true,
+    cursor: prev.cursor,
+    redirect: undefined,
+    slot: prev.slot,
+    up: false,
+    connected: () => {
+      ctl.up = true;
+      links[ctl.slot] = ws;
+      hops.push(nowUs());
+    },
+  };
+  let gaveUp = false;
+  const failed = (why) => {
+    if (gaveUp) return;
+    gaveUp = true;
+    if (tries < 10) {
+      setTimeout(
+        () => reconnect(headers, localAddress, ctl, url, tries + 1),
+        Math.min(5000, 250 * 2 ** tries * (0.5 + Math.random())),
+      );
+      return;
+    }
+    hopFailures++;
+    if (hopErrors.length < 5) hopErrors.push(`${url}: ${why}`);
+  };
+  ws.on("unexpected-response", (_req, res) => {
+    const chunks = [];
+    res.on("data", (c) => chunks.push(c));
+    res.on("end", () => {
+      let peer;
+      try {
+        peer = JSON.parse(Buffer.concat(chunks).toString()).peer;
+      } catch {
+        peer = undefined;
+      }
+      if (peer && tries < 10) {
+        gaveUp = true;
+        setTimeout(
+          () => reconnect(headers, localAddress, ctl, peer.url, tries + 1),
+          100,
+        );
+      } else failed(`HTTP ${res.statusCode}`);
+    });
+  });
+  ws.on("error", (err) => {
+    if (!ctl.up) failed(err.message);
+  });
+  ws.on("close", (code) => {
+    if (!ctl.up || closing) return;
+    if (ctl.redirect) reconnect(headers, localAddress, ctl, ctl.redirect, 0);
+    else lost.push(code);
+  });
+  ws.on("message", (data) => onLinkMessage(ws, data, ctl));
 }
 
 async function open(opts) {
@@ -478,6 +569,8 @@ const COMMANDS = {
       sent: up && up.phase === m.phase ? up.sent : 0,
     }),
   uplinkStats,
+  moves: () =>
+    send({ ev: "moves", hops, failed: hopFailures, errors: hopErrors }),
   close,
 };
 

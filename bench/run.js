@@ -29,7 +29,7 @@
  * BENCH_HEAP_SNAPSHOTS (dir: heap snapshots of each server at 0 links and with all links)
  * BENCH_DEBUG_MEM (1: log every memory reading with V8's heap spaces)
  * BENCH_DUMP (file: append every push sample as [send µs, latency ms] per phase)
- * BENCH_ONLY (raw,gateway,cluster,uplink,uplink-backend,kafka,fanout: the targets to run) BENCH_GATEWAY_NODE_ARGS
+ * BENCH_ONLY (raw,gateway,cluster,uplink,uplink-backend,kafka,fanout,move: the targets to run) BENCH_GATEWAY_NODE_ARGS
  * (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
  *
  * Uplink scenario (bench/uplink-bench.js, a table of its own; BENCH_ONLY value `uplink`):
@@ -63,6 +63,13 @@
  *   BENCH_KAFKA_PHASE_MS (8000) BENCH_KAFKA_PARTITIONS (12) BENCH_FANOUT_RATES (pushes/s:
  *   5,10,20,40) BENCH_FANOUT_PHASE_MS (5000) BENCH_KAFKA_GW_PORT (9222) BENCH_KAFKA_GOV_PORT
  *   (9223) BENCH_FANOUT_RAW_PORT (9112)
+ *
+ * Move scenario (bench/move-bench.js, a table of its own; BENCH_ONLY value `move`; needs Redis,
+ *   etcd and Kafka): three cluster nodes, BENCH_MOVE_LINKS links on one, a `shed` directive to 0
+ *   written to its etcd key while a push stream runs: time to move, reconnects/s the peers see,
+ *   pushes lost and duplicated (must be 0), push p99 during the move vs before.
+ *   knobs: BENCH_MOVE_LINKS (10000) BENCH_MOVE_RATE (250) BENCH_MOVE_PUSH_RATE (1000)
+ *   BENCH_MOVE_BEFORE_MS (5000) BENCH_MOVE_PORT (9252)
  *
  * The shared helpers are in bench/lib/ (config, child processes, HTTP, /metrics, memory
  * probes, load generators, CPU accounting, report formatting).
@@ -105,6 +112,7 @@ const report = require("./lib/report");
 const { mib, kib, ms } = report;
 const kafkaBench = require("./kafka-bench");
 const uplinkBench = require("./uplink-bench");
+const moveBench = require("./move-bench");
 
 installCleanup(CFG.deadlineMs);
 
@@ -655,6 +663,14 @@ async function main() {
   const wantFanout = CFG.only.has("fanout");
   if (wantKafka || wantFanout)
     extras.push(await kafkaBench.runKafka(wantKafka, wantFanout));
+  if (CFG.only.has("move")) {
+    const down = await clusterDepsUp();
+    extras.push(
+      down.length
+        ? `\n### move\n\nnot run: ${down.join(", ")} not answering\n`
+        : await moveBench.runMove(),
+    );
+  }
   const md =
     table(results, clusterNote, extras.join("\n")) +
     `\n_bench took ${Math.round((Date.now() - started) / 1000)} s_\n`;

@@ -23,7 +23,10 @@ const CFG = {
   maxInflight: 64, // POSTs in flight before the pusher skips ticks (and says so)
   cluster: (env.BENCH_CLUSTER || "auto").toLowerCase(),
   only: new Set(
-    (env.BENCH_ONLY || "raw,gateway,cluster,uplink,uplink-backend,kafka,fanout")
+    (
+      env.BENCH_ONLY ||
+      "raw,gateway,cluster,uplink,uplink-backend,kafka,fanout,move"
+    )
       .split(",")
       .map((x) => x.trim()),
   ),

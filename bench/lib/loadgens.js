@@ -31,7 +31,13 @@ async function closeLoadgens(lgs) {
 }
 
 /** Asks loadgen `c` (the i-th) to open `count` links from users `first`.. */
-function openOn(c, i, { target, url, addrBase, addrOffset }, first, count) {
+function openOn(
+  c,
+  i,
+  { target, url, addrBase, addrOffset, follow },
+  first,
+  count,
+) {
   const addrs = Array.from(
     { length: Math.max(1, Math.ceil(count / CFG.perAddr)) },
     (_, k) => `127.${addrBase}.${i + 1}.${addrOffset + k + 1}`,
@@ -53,6 +59,7 @@ function openOn(c, i, { target, url, addrBase, addrOffset }, first, count) {
     secret: CFG.jwtSecret,
     biz: CFG.biz,
     timeoutMs: 15000,
+    follow: Boolean(follow),
   });
   return reply;
 }
@@ -69,10 +76,11 @@ async function openLinks(
   total,
   userBase = 0,
   addrOffset = 0,
+  follow = false,
 ) {
   const per = Math.ceil(total / lgs.length);
   const started = process.hrtime.bigint();
-  const where = { target, url, addrBase, addrOffset };
+  const where = { target, url, addrBase, addrOffset, follow };
   const res = await Promise.all(
     lgs.map((c, i) =>
       openOn(

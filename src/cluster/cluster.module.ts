@@ -14,21 +14,29 @@ import { SessionModule } from '../session/session.module';
 import { ClusterService } from './cluster.service';
 import { DeadNodeSweeper } from './dead-node-sweeper.service';
 import { MetricsModule } from '../metrics/metrics.module';
-import { controlKeys, controlPrefixOf } from './control';
 import { ControlStore } from './control-store';
 import { CoordinatorService } from './coordinator.service';
+import { DirectiveFollower } from './directive-follower.service';
+import { DirectiveSource } from './directive-source';
+import { EtcdDirectiveSource } from '../infra/etcd/etcd-directive.source';
+import { EventsModule } from '../events/events.module';
 import { LeaderElection } from './leader-election';
 import { LeaderService } from './leader.service';
+import { LinkMover } from './link-mover.service';
+import { MemoryDirectiveSource } from '../infra/memory/memory-directive.source';
+import { controlKeys, controlPrefixOf } from './control';
 import { NodeRegistry } from './node-registry';
 import { NodeState } from './node-state';
+import { PeerDirectory } from './peer-directory.service';
 
 /**
  * Membership: the node's lifecycle state, its etcd registration with live load, the peer list;
  * the leader election and, on the leader, the coordinator that turns alerts and operator
- * requests (ControlStore) into directives.
+ * requests (ControlStore) into directives; and drain and redirect: the leader's directive for
+ * this node, the paced link mover.
  */
 @Module({
-  imports: [ConfigModule, MetricsModule, EtcdModule, LinkModule, SessionModule],
+  imports: [ConfigModule, MetricsModule, EtcdModule, LinkModule, SessionModule, EventsModule],
   providers: [
     NodeState,
     {
@@ -55,9 +63,23 @@ import { NodeState } from './node-state';
     },
     LeaderService,
     CoordinatorService,
+    {
+      provide: DirectiveSource,
+      inject: [GatewayConfig, EtcdConnection, ControlStore],
+      useFactory: (config: GatewayConfig, etcd: EtcdConnection, store: ControlStore) => {
+        if (config.mode === 'cluster') return new EtcdDirectiveSource(etcd, controlKeys(controlPrefixOf(config.etcd)).directive(config.node.id));
+        // embedded: the node is its own leader, and what its coordinator decides reaches its follower in process
+        const source = new MemoryDirectiveSource();
+        if (store instanceof MemoryControlStore) store.onDirective((nodeId, d) => nodeId === config.node.id && source.set(d));
+        return source;
+      },
+    },
     ClusterService,
     DeadNodeSweeper,
+    PeerDirectory,
+    LinkMover,
+    DirectiveFollower,
   ],
-  exports: [NodeState, NodeRegistry, ClusterService, ControlStore, LeaderService],
+  exports: [NodeState, NodeRegistry, ClusterService, ControlStore, LeaderService, PeerDirectory, LinkMover, DirectiveFollower, DirectiveSource],
 })
 export class ClusterModule {}

@@ -8,8 +8,11 @@ export interface NodeInfo {
   /** distinct users */
   users: number;
   capacity: number;
-  /** balancers send clients only to `running` nodes */
-  state: 'starting' | 'running' | 'draining';
+  /**
+   * balancers and peers send clients only to `running` nodes; `shedding` (told to shed load) and
+   * `draining` (SIGTERM or a drain directive) nodes still serve their links but take no new ones
+   */
+  state: 'starting' | 'running' | 'shedding' | 'draining';
   startedAt: number;
   updatedAt: number;
 }

@@ -210,11 +210,23 @@ export const configSchema = z
        */
       graceMs: ms.default(5000),
     }).prefault({}),
+    /** moving links off this node (issue 11): the alert's target, and the pacing of shed/rebalance/drain directives and the SIGTERM drain */
     shedding: strictObject({
       /** an alert's node sheds down to its threshold minus this share of it (or its links minus this share, with no threshold) */
       marginRatio: z.number().min(0).max(1).default(0.1),
       /** a fixed target for every alert's shed, instead of the threshold minus the margin */
       targetLinks: z.number().int().min(0).optional(),
+      /** links moved per second (redirect + close 4010), spread evenly in small batches every 50 ms */
+      movesPerSec: z.number().int().min(1).max(100000).default(200),
+      /** the Retry-After (seconds) of the 503 a shedding or draining node answers new upgrades with */
+      retryAfterSec: z.number().int().min(0).max(3600).default(5),
+      /** how long the peer list (from etcd) is reused for 503 bodies and peer choice */
+      peerCacheMs: ms.default(1000),
+      /**
+       * the share of shutdown.drainTimeoutMs a drain spreads its redirects over: the drain's
+       * rate is max(movesPerSec, links / (drainSpreadRatio x drainTimeoutMs))
+       */
+      drainSpreadRatio: z.number().gt(0).max(1).default(0.8),
     }).prefault({}),
     log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   })

@@ -2,7 +2,9 @@
 export type GatewayEvent =
   | { type: 'connected' | 'disconnected'; bizId: string; userId: string; deviceId?: string; sid: string; node: string; ts: number; code?: number }
   | { type: 'joined' | 'left'; bizId: string; userId: string; room: string; node: string; sid?: string; ts: number }
-  | { type: 'delivered'; bizId: string; userId: string; deviceId?: string; sid: string; mid: string; node: string; ts: number };
+  | { type: 'delivered'; bizId: string; userId: string; deviceId?: string; sid: string; mid: string; node: string; ts: number }
+  /** a link this node (`node` = `from`) redirected to node `to` (issue 11); `to` is empty when no peer was known */
+  | { type: 'moved'; bizId: string; userId: string; deviceId?: string; sid: string; node: string; from: string; to: string; reason: string; ts: number };
 
 /**
  * Lifecycle events and receipts out to the business side (Kafka gateway.events, key = user id).

@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { ClusterService } from '../cluster/cluster.service';
+import { DirectiveFollower } from '../cluster/directive-follower.service';
 import { LeaderService } from '../cluster/leader.service';
-import { NodeRegistry } from '../cluster/node-registry';
+import { LinkMover } from '../cluster/link-mover.service';
+import { drainRate } from '../cluster/move-plan';
 import { NodeState } from '../cluster/node-state';
+import { PeerDirectory } from '../cluster/peer-directory.service';
 import { logger } from '../common/logger';
+import { withTimeout } from '../common/timeout';
 import { GatewayConfig } from '../config/gateway.config';
 import { CloseCode } from '../link/close-codes';
 import { LinkManager } from '../link/link.manager';
@@ -11,6 +15,9 @@ import { LinkServer } from '../link/link-server';
 import { PushConsumer } from '../push/push-consumer.service';
 
 const log = logger('lifecycle');
+
+/** how long a drain waits for a fresh peer list before it uses the cached one */
+const PEER_READ_TIMEOUT_MS = 1000;
 
 /**
  * The node's life after Nest built it (terminus's GracefulShutdownService shape): the boot
@@ -25,11 +32,13 @@ export class LifecycleService {
     private readonly config: GatewayConfig,
     private readonly state: NodeState,
     private readonly cluster: ClusterService,
-    private readonly registry: NodeRegistry,
     private readonly consumer: PushConsumer,
     private readonly links: LinkManager,
     private readonly server: LinkServer,
     private readonly leader: LeaderService,
+    private readonly mover: LinkMover,
+    private readonly peers: PeerDirectory,
+    private readonly directives: DirectiveFollower,
   ) {}
 
   /**
@@ -45,33 +54,54 @@ export class LifecycleService {
     await this.consumer.start();
     this.state.set('running');
     await this.cluster.refresh();
+    await this.directives.start();
   }
 
   /**
-   * Draining: upgrades get 503 and readiness fails; the consumer leaves its group first (what
-   * this node has not committed goes to the others); the node leaves etcd; every link gets a
-   * `redirect` to the least loaded running peer (if there is one) and close 1001; the drain
-   * waits for the links to go, up to shutdown.drainTimeoutMs, then drops the rest. Idempotent.
+   * Draining, paced like every move (issue 11). The node stops following directives and turns
+   * `draining` (upgrades get 503 with a peer, readiness fails), published in its registration at
+   * once so balancers and peers stop sending it clients; the consumer leaves its group (what this
+   * node has not committed goes to the others; pushes for its links still reach it on the bus);
+   * then every link gets a `redirect` to a running peer chosen by free room, spread over peers,
+   * and close 1001, at a rate that redirects them all within shedding.drainSpreadRatio of what
+   * is left of shutdown.drainTimeoutMs (at least shedding.movesPerSec); the rest of the window
+   * lets the last ones go, then stragglers are dropped. Only then does the node leave etcd: it
+   * stays registered (`draining`) while it still holds links, so no peer sweeps their sessions.
+   * Idempotent.
    */
   drain(reason: string): Promise<void> {
     return (this.stopping ??= (async () => {
+      const deadline = Date.now() + this.config.shutdown.drainTimeoutMs;
       log.info({ reason }, 'draining');
       this.state.set('draining');
-      // first, so a successor leads while this node drains (bounded: it never holds the drain up)
+      this.mover.cancel();
+      await this.directives.stop();
+      // not awaited: a registry that does not answer must not hold the links' drain
+      this.cluster.refresh().catch((err: Error) => log.warn({ err: err.message }, 'publishing the draining state failed'));
+      // early, so a successor leads while this node drains (bounded: it never holds the drain up)
       await this.leader.resign();
       await this.consumer.stop();
+      await withTimeout(this.peers.refresh(), PEER_READ_TIMEOUT_MS).catch(() => undefined);
+      const { shedding } = this.config;
+      const links = this.links.registry.size;
+      const left = Math.max(0, deadline - Date.now());
+      if (links > 0) {
+        const ratePerSec = drainRate(links, left, shedding.drainSpreadRatio, shedding.movesPerSec);
+        const run = this.mover.start({ target: 0, reason: 'shutdown', closeCode: CloseCode.GOING_AWAY, ratePerSec, noPeer: 'close' });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([run.done, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+        clearTimeout(timer);
+        run.cancel();
+      }
+      await this.links.closeAll(CloseCode.GOING_AWAY, 'node shutting down', Math.max(0, deadline - Date.now()));
       await this.cluster.leave();
-      const peer = await this.pickPeer().catch(() => undefined);
-      await this.links.closeAll(CloseCode.GOING_AWAY, 'node shutting down', this.config.shutdown.drainTimeoutMs, peer);
       this.state.set('stopped');
       await this.server.close();
     })());
   }
 
-  /** A running peer with room to send clients to while this node drains, the least loaded first. */
+  /** A running peer with room to send clients to, the least loaded first. */
   async pickPeer(): Promise<string | undefined> {
-    const peers = (await this.registry.list()).filter((n) => n.id !== this.config.node.id && n.state === 'running' && n.online < n.capacity);
-    peers.sort((a, b) => a.online / a.capacity - b.online / b.capacity);
-    return peers[0]?.wsUrl;
+    return (await this.peers.leastLoaded())?.url;
   }
 }

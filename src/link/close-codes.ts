@@ -19,6 +19,8 @@ export const CloseCode = {
   KICKED: 4003,
   /** the link fell behind its send bound (link.sendQueueMaxBytes): reconnect and resume */
   SLOW_CONSUMER: 4008,
+  /** the node moved the link to a peer to shed or rebalance load: reconnect to the `redirect` url at once, with your cursor */
+  MOVED: 4010,
 } as const;
 
 /** Label for the closes metric. */
@@ -42,6 +44,8 @@ export function closeReasonLabel(code: number): string {
       return 'kicked';
     case CloseCode.SLOW_CONSUMER:
       return 'slow_consumer';
+    case CloseCode.MOVED:
+      return 'moved';
     case 1005:
     case 1006:
       return 'abnormal';

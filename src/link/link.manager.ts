@@ -164,6 +164,19 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
   }
 
   /**
+   * Moves one link: a `redirect {url, reason}` frame after everything already queued for it, then
+   * the close (which flushes the queue first), so the client has seen, in order, every push the
+   * link was sent before it reconnects with its cursor; nothing is written to it afterwards.
+   * Without a url the link is only closed (the client reconnects through the balancer).
+   */
+  redirect(link: Link, url: string | undefined, reason: string, code: number): boolean {
+    if (link.state !== LinkState.OPEN) return false;
+    if (url) link.send({ type: 'redirect', url, reason });
+    this.closeLink(link, code, reason);
+    return true;
+  }
+
+  /**
    * Closes every link with `code`, after a `redirect` frame when a url is given, and waits
    * until all are gone or `timeoutMs` passes; stragglers are terminated.
    */

@@ -40,6 +40,8 @@ export class Link implements WheelEntry {
   wheelRounds = 0;
   /** pings sent since the peer was last heard from */
   missedPongs = 0;
+  /** uplink requests waiting for their ack (the request handler counts them; the mover prefers links with none) */
+  inflight = 0;
   /** replayed before any live push when the client asked on the upgrade URL */
   resumeFrom?: ResumeCursor;
   /** the code this side closed with, if it started the close (the peer may only see 1006) */

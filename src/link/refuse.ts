@@ -10,6 +10,8 @@ export interface Refusal {
   error: string;
   message: string;
   headers?: Record<string, string>;
+  /** more fields of the JSON body (a shedding node's `retryAfterSec` and `peer`) */
+  extra?: Record<string, unknown>;
 }
 
 /**
@@ -23,7 +25,7 @@ export function refuse(socket: Duplex, r: Refusal): void {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error: r.error, message: r.message });
+  const body = JSON.stringify({ error: r.error, message: r.message, ...r.extra });
   const extra = Object.entries(r.headers ?? {})
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');

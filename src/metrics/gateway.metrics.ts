@@ -21,6 +21,17 @@ export class GatewayMetrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  readonly linkMoves = new Counter({
+    name: 'websocket_gateway_link_moves_total',
+    help: 'Links moved to a peer (redirect, then close), by reason (alert, manual, rebalance, drain, shutdown)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly nodeShedding = new Gauge({
+    name: 'websocket_gateway_node_shedding',
+    help: '1 while this node refuses new links to shed load or drain, else 0',
+    registers: [this.registry],
+  });
   readonly closes = new Counter({
     name: 'websocket_gateway_link_closes_total',
     help: 'Links closed, by reason',

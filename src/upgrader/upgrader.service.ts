@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { NodeState } from '../cluster/node-state';
+import { PeerDirectory } from '../cluster/peer-directory.service';
 import { CodecRegistry } from '../codec/codec.registry';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
@@ -20,17 +21,24 @@ const log = logger('upgrader');
 export const TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
 export type UpgradeResult =
-  'ok' | 'bad_request' | 'not_found' | 'draining' | 'full' | 'rate_limited' | 'forbidden_origin' | 'unauthorized' | 'unavailable' | 'aborted';
+  'ok' | 'bad_request' | 'not_found' | 'draining' | 'shedding' | 'full' | 'rate_limited' | 'forbidden_origin' | 'unauthorized' | 'unavailable' | 'aborted';
 
-const no = (result: UpgradeResult, status: number, error: string, message: string, headers?: Record<string, string>): AdmissionDecision => ({
+const no = (
+  result: UpgradeResult,
+  status: number,
+  error: string,
+  message: string,
+  headers?: Record<string, string>,
+  extra?: Record<string, unknown>,
+): AdmissionDecision => ({
   ok: false,
   result,
-  refusal: { status, error, message, ...(headers ? { headers } : {}) } satisfies Refusal,
+  refusal: { status, error, message, ...(headers ? { headers } : {}), ...(extra ? { extra } : {}) } satisfies Refusal,
 });
 
 /**
  * HTTP -> WebSocket admission: decides, the link layer acts. Every refusal is an HTTP status
- * with a JSON body: 404 wrong path, 503 draining/full/session store down, 429 per-IP rate, 403
+ * with a JSON body: 404 wrong path, 503 draining/shedding (with a peer)/full/session store down, 429 per-IP rate, 403
  * origin, 401 token, 400 bad resume cursor. Checks run cheapest first so a flood costs little.
  * An admitted upgrade has its session stored before the handshake completes.
  */
@@ -46,6 +54,7 @@ export class UpgraderService extends Admission {
     private readonly sessions: SessionStore,
     private readonly codecs: CodecRegistry,
     private readonly state: NodeState,
+    private readonly peers: PeerDirectory,
   ) {
     super();
     this.limiter = new RateLimiterMemory({ points: config.upgrader.ratePerIp, duration: config.upgrader.rateWindowSec });
@@ -55,7 +64,7 @@ export class UpgraderService extends Admission {
   async admit(req: IncomingMessage): Promise<AdmissionDecision> {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== this.config.gateway.path) return no('not_found', 404, 'not_found', `WebSocket endpoint is ${this.config.gateway.path}`);
-    if (!this.state.accepting) return no('draining', 503, 'draining', 'node is not accepting connections', { 'Retry-After': '1' });
+    if (!this.state.accepting) return this.notAccepting();
     if (this.links.registry.size >= this.config.gateway.maxConnections) return no('full', 503, 'full', 'node is at capacity', { 'Retry-After': '1' });
     const ip = req.socket.remoteAddress ?? 'unknown';
     try {
@@ -99,6 +108,25 @@ export class UpgraderService extends Admission {
     }
     const admitted: Admitted = { session, codec, protocol, expiresAt: identity.expiresAt, resumeFrom };
     return { ok: true, admitted };
+  }
+
+  /**
+   * Starting or stopped: 503 `draining`, Retry-After 1. Shedding (a `shed` directive) or draining
+   * (SIGTERM, a `drain` directive): 503 `shedding` / `draining` with Retry-After
+   * shedding.retryAfterSec and the least-loaded running peer in the body, from the cached peer
+   * list (no etcd read per refusal), so the client can go there at once.
+   */
+  private async notAccepting(): Promise<AdmissionDecision> {
+    const { state, load } = this.state;
+    if (state !== 'draining' && (state !== 'running' || load === 'normal'))
+      return no('draining', 503, 'draining', 'node is not accepting connections', { 'Retry-After': '1' });
+    const shedding = state === 'running' && load === 'shedding';
+    const retryAfterSec = this.config.shedding.retryAfterSec;
+    const peer = (await this.peers.leastLoaded().catch(() => undefined)) ?? null;
+    const [result, message] = shedding
+      ? (['shedding', 'node is shedding load: connect to the peer, or retry later'] as const)
+      : (['draining', 'node is draining: connect to the peer, or retry later'] as const);
+    return no(result, 503, result, message, { 'Retry-After': String(retryAfterSec) }, { retryAfterSec, peer });
   }
 
   async abandon(admitted: Admitted): Promise<void> {

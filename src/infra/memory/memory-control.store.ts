@@ -7,6 +7,8 @@ export class MemoryControlStore extends ControlStore {
   private readonly requests = new Map<string, ControlRequest>();
   private readonly directivesByNode = new Map<string, Directive>();
   private readonly watchers = new Set<ControlEvents>();
+  /** who reads the directives written here in process (embedded mode: the node's own follower) */
+  private readonly directiveReaders = new Set<(nodeId: string, directive: Directive) => void>();
 
   constructor(
     private readonly alertTtlMs = 3600_000,
@@ -45,6 +47,12 @@ export class MemoryControlStore extends ControlStore {
 
   async writeDirective(nodeId: string, directive: Directive): Promise<void> {
     this.directivesByNode.set(nodeId, directive);
+    for (const read of this.directiveReaders) read(nodeId, directive);
+  }
+
+  /** `read` gets every directive written from now on (what the etcd watch is in cluster mode) */
+  onDirective(read: (nodeId: string, directive: Directive) => void): void {
+    this.directiveReaders.add(read);
   }
 
   async directive(nodeId: string): Promise<Directive | undefined> {

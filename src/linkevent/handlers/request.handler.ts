@@ -37,7 +37,6 @@ const GUARD_SWEEP_MS = 250;
  */
 @Injectable()
 export class RequestHandler implements OnModuleDestroy {
-  private readonly inflight = new WeakMap<Link, number>();
   private readonly maxInflight: number;
   private readonly guardMs: number;
   /** insertion order = start order = due order */
@@ -78,12 +77,11 @@ export class RequestHandler implements OnModuleDestroy {
       this.answer(link, id.slice(0, FRAME_LIMITS.reqId), { code: AckCode.BAD_REQUEST, msg: `req needs an id of 1-${FRAME_LIMITS.reqId} characters` }, biz);
       return;
     }
-    const inflight = this.inflight.get(link) ?? 0;
-    if (inflight >= this.maxInflight) {
+    if (link.inflight >= this.maxInflight) {
       this.answer(link, id, { code: AckCode.TOO_MANY, msg: `more than ${this.maxInflight} requests of this link are waiting for their ack` }, biz);
       return;
     }
-    this.inflight.set(link, inflight + 1);
+    link.inflight++;
     const pending: Pending = { link, id, biz, started: process.hrtime.bigint(), due: Date.now() + this.guardMs, answered: false };
     this.waiting.add(pending);
     let reply: UplinkReply;
@@ -109,7 +107,7 @@ export class RequestHandler implements OnModuleDestroy {
     if (p.answered) return;
     p.answered = true;
     this.waiting.delete(p);
-    this.inflight.set(p.link, (this.inflight.get(p.link) ?? 1) - 1);
+    p.link.inflight--;
     this.metrics.uplinkLatency.observe(p.biz, Number(process.hrtime.bigint() - p.started) / 1e9);
     this.answer(p.link, p.id, reply, p.biz);
   }

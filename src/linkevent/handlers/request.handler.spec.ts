@@ -27,7 +27,7 @@ function setup(env: Record<string, string> = {}) {
   const backend = new HeldBackend();
   const handler = new RequestHandler(backend, metrics, config as GatewayConfig);
   const sent: Frame[] = [];
-  const link = { id: 'l1', session: { bizId: 'b' }, send: (f: Frame) => sent.push(f) } as unknown as Link;
+  const link = { id: 'l1', inflight: 0, session: { bizId: 'b' }, send: (f: Frame) => sent.push(f) } as unknown as Link;
   after(() => handler.onModuleDestroy());
   return { backend, handler, sent, link };
 }

@@ -105,6 +105,16 @@ describe('leader election: one leader, failover within the lease TTL, alerts dur
     assert.ok(tookMs <= TTL_SEC * 1000 + 1500, `a new leader after ${tookMs} ms, more than the ${TTL_SEC} s lease TTL`);
     const d = await control.directiveWhere(target.nodeId, (x) => x.action === 'shed');
     assert.deepEqual([d.reason, d.targetLinks, d.by], ['alert', 1800, next]);
+    // resolved: the new leader lets the node take links again (and the next test connect to it)
+    const resolved = await postWebhook(
+      receiver.adminUrl,
+      alertmanagerBody([{ status: 'resolved', labels: { node: target.nodeId }, annotations: { threshold: '2000' } }]),
+      { Authorization: `Bearer ${TOKEN}` },
+    );
+    assert.equal(resolved.status, 200, resolved.text);
+    const n = await control.directiveWhere(target.nodeId, (x) => x.action === 'normal');
+    assert.equal(n.by, next);
+    await eventually('the node accepting again', async () => ((await fetch(`${target.adminUrl}/health/ready`)).status === 200 ? true : undefined));
     nodes = survivors;
   });
 

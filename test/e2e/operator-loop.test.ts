@@ -235,3 +235,158 @@ describe('the operator loop: Prometheus alert -> Alertmanager -> webhook -> lead
     },
   );
 });
+
+describe('scale-out: 3,000 links on two nodes, a third joins, the leader evens the loads out live, nothing lost', () => {
+  const prefixes = uniquePrefixes('scaleout');
+  const control = controlSpace(prefixes.GATEWAY_ETCD_PREFIX);
+  const LINKS = 3000;
+  const SAMPLE = 300;
+  const RATIO = 0.2;
+  const MIN_LINKS = 100;
+  const MOVES_PER_SEC = 300;
+  const env = {
+    ...prefixes,
+    GATEWAY_MODE: 'cluster',
+    GATEWAY_ETCD_LEASE_TTL_SEC: String(TTL_SEC),
+    GATEWAY_ETCD_LOAD_INTERVAL_MS: '500',
+    GATEWAY_REBALANCE_ENABLED: 'true',
+    GATEWAY_REBALANCE_THRESHOLD_RATIO: String(RATIO),
+    GATEWAY_REBALANCE_MIN_LINKS: String(MIN_LINKS),
+    GATEWAY_REBALANCE_SETTLE_MS: '1000',
+    GATEWAY_REBALANCE_FOR_MS: '2000',
+    GATEWAY_REBALANCE_INTERVAL_MS: '500',
+    GATEWAY_SHEDDING_MOVES_PER_SEC: String(MOVES_PER_SEC),
+    GATEWAY_UPGRADER_RATE_PER_IP: '100000',
+    GATEWAY_PUSH_CONSUME: 'false',
+    GATEWAY_SHUTDOWN_DRAIN_TIMEOUT_MS: '2000',
+  };
+  const nodes: GatewayProcess[] = [];
+  const clients: FollowingClient[] = [];
+  let stream: PushStream | undefined;
+
+  after(
+    async () => {
+      await stream?.stop();
+      for (const cl of clients) cl.terminate();
+      await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+      await control.close();
+      await cleanupPrefixes(prefixes);
+    },
+    { timeout: 60000 },
+  );
+
+  it(
+    `${LINKS} links on A and B, C joins: loads end within max(${RATIO} x mean, ${MIN_LINKS}), every moved client resumed on C, a stream to ${SAMPLE} users complete, in order, once`,
+    { timeout: 150000 },
+    async (t) => {
+      const [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
+      nodes.push(a, b);
+      const biz = `scale-${randomUUID().slice(0, 6)}`;
+      const users = Array.from({ length: LINKS }, (_, i) => `u${i}`);
+      // alternately on A and B, so the two stay level while they fill (no spread for the leader to act on)
+      const openedAt = Date.now();
+      const all = await openMany((i) => (i % 2 ? b.wsUrl : a.wsUrl), biz, users, 50, 10);
+      clients.push(...all);
+      const openMs = Date.now() - openedAt;
+      await eventually(
+        `${LINKS / 2} links on each of A and B in the registry`,
+        async () => {
+          const l = await loads(a);
+          return l.get(a.nodeId) === LINKS / 2 && l.get(b.nodeId) === LINKS / 2 ? true : undefined;
+        },
+        10000,
+        100,
+      );
+      assert.equal(all.filter((cl) => cl.hops.length > 0).length, 0, 'links moved between A and B before C joined');
+
+      // the sample: every tenth user, half on A, half on B (the movers take the oldest links first, so it holds moved and unmoved users)
+      const every = LINKS / SAMPLE;
+      const sample = all.filter((_, i) => i % every === 0);
+      stream = pushStream(
+        adminApi(a.adminUrl),
+        biz,
+        users.filter((_, i) => i % every === 0),
+        250,
+      );
+      const live = stream;
+      await eventually('two rounds before C joins', async () => (live.rounds >= 2 ? true : undefined), 10000);
+
+      const c = await startGateway(env);
+      nodes.push(c);
+      const joinedAt = Date.now();
+      const allowedOf = (l: number[]) => Math.max((RATIO * l.reduce((s, x) => s + x, 0)) / l.length, MIN_LINKS);
+      let last: Map<string, number> = new Map();
+      const final = await eventually(
+        'the loads within the threshold, no rebalance in flight',
+        async () => {
+          last = await loads(a);
+          const l = [a, b, c].map((n) => last.get(n.nodeId) ?? -1);
+          if (l.some((x) => x < 0) || l.reduce((s, x) => s + x, 0) !== LINKS) return undefined;
+          if (Math.max(...l) - Math.min(...l) > allowedOf(l)) return undefined;
+          const ds = await Promise.all([a, b, c].map((n) => control.directive(n.nodeId)));
+          if (ds.some((d) => d?.action === 'rebalance')) return undefined;
+          // every link the registry counts on C is a client that arrived there
+          return all.filter((cl) => cl.node === c.nodeId).length === last.get(c.nodeId) ? l : undefined;
+        },
+        90000,
+        100,
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}; last loads ${JSON.stringify([...last])}, leader log: ${nodes.flatMap((n) => n.logs.filter((x) => /rebalanc/.test(x))).join('\n')}`,
+        );
+      });
+      const balancedMs = Date.now() - joinedAt;
+      const name = (id: string) => (id === a.nodeId ? 'A' : id === b.nodeId ? 'B' : id === c.nodeId ? 'C' : id);
+      // what the leader decided, from its log (diagnostics only)
+      const rebalances = nodes
+        .flatMap((n) => n.logs.filter((x) => x.includes('"msg":"rebalancing"')))
+        .map((x) => {
+          const j = JSON.parse(x);
+          return `${name(j.node)}->${j.targetLinks} toward ${(j.toward as string[]).map(name).join('+')} (${j.trigger})`;
+        });
+
+      const hopped = all.filter((cl) => cl.hops.length > 0);
+      const flows: Record<string, number> = {};
+      for (const cl of hopped) for (const h of cl.hops) flows[`${name(h.from)}->${name(h.to)}`] = (flows[`${name(h.from)}->${name(h.to)}`] ?? 0) + 1;
+      const story = `loads ${JSON.stringify(final)}, moves ${JSON.stringify(flows)}, decisions ${rebalances.join(', ')}`;
+      assert.equal(hopped.length, final[2], `every link on C came from a moved client (${story})`);
+      for (const cl of hopped) {
+        assert.equal(cl.hops.length, 1, `${cl.label} hops ${JSON.stringify(cl.hops)} (${story})`);
+        const [hop] = cl.hops;
+        assert.ok([a.nodeId, b.nodeId].includes(hop.from), `${cl.label} moved from ${hop.from}`);
+        assert.deepEqual(
+          [hop.to, hop.reason, hop.code, cl.node],
+          [c.nodeId, 'rebalance', CloseCode.MOVED, c.nodeId],
+          `${cl.label}: ${JSON.stringify(hop)} (${story})`,
+        );
+        assert.ok(!cl.ended, `${cl.label} ended: ${JSON.stringify(cl.ended)}`);
+      }
+      assert.ok(
+        all.every((cl) => !cl.ended),
+        'a client ended',
+      );
+      const fromA = hopped.filter((cl) => cl.hops[0].from === a.nodeId).length;
+      const movedSample = sample.filter((cl) => cl.hops.length > 0);
+      assert.ok(movedSample.length > 0 && movedSample.length < sample.length, `${movedSample.length} of the ${sample.length} users of the sample moved`);
+      for (const cl of movedSample) assert.match(cl.hops[0].resume, /^.+:\d+$/, `${cl.label} resumed without a cursor`);
+      const rate = reconnectRate(hopped.map((cl) => cl.hops[0].at));
+      const firstHop = Math.min(...hopped.map((cl) => cl.hops[0].at));
+      const lastHop = Math.max(...hopped.map((cl) => cl.hops[0].at));
+      // the pace holds: C never saw a storm (300/s is 75 per 250 ms; a loaded machine bunches a few windows)
+      assert.ok(rate.peak250 <= MOVES_PER_SEC * 0.25 * 3, `${rate.peak250} reconnects within 250 ms (per 250 ms: ${rate.histogram})`);
+
+      const after = live.rounds + 2;
+      await eventually('two rounds after the loads evened out', async () => (live.rounds >= after ? true : undefined), 10000);
+      const rounds = await live.stop();
+      assert.deepEqual(live.errors, []);
+      await Promise.all(sample.map((cl) => cl.until(() => cl.pushes.length >= rounds, 20000, `${rounds} pushes`)));
+      assertComplete(sample, rounds);
+      t.diagnostic(
+        `scale-out: ${LINKS} opened in ${openMs} ms; C joined, loads [A, B, C] ${JSON.stringify(final)} ${balancedMs} ms later ` +
+          `(first move ${firstHop - joinedAt} ms after the join, moves ${rebalances.join(', ')}); ` +
+          `${hopped.length} moved (${fromA} from A) over ${lastHop - firstHop} ms, C saw ${rate.perSec.toFixed(0)} reconnects/s, peak ${rate.peak250} per 250 ms (per 250 ms: ${rate.histogram}); ` +
+          `${rounds} rounds x ${SAMPLE} users = ${rounds * SAMPLE} pushes (${movedSample.length} of the sample moved), none lost or repeated`,
+      );
+    },
+  );
+});

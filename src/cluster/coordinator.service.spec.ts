@@ -23,7 +23,7 @@ class FixedRegistry extends NodeRegistry {
   }
 }
 
-const info = (id: string, online: number): NodeInfo => ({
+const info = (id: string, online: number, updatedAt = 0): NodeInfo => ({
   id,
   wsUrl: `ws://127.0.0.1:1/${id}`,
   adminUrl: `http://127.0.0.1:2/${id}`,
@@ -32,7 +32,7 @@ const info = (id: string, online: number): NodeInfo => ({
   capacity: 10000,
   state: 'running',
   startedAt: 0,
-  updatedAt: 0,
+  updatedAt,
 });
 
 function alert(nodeId: string, status: AlertRecord['status'], over: Partial<AlertRecord> = {}): AlertRecord {
@@ -60,11 +60,11 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
   }
 }
 
-async function setup(env: Record<string, string> = {}) {
+async function setup(env: Record<string, string> = {}, nodes = [info('n1', 2000), info('n2', 100)]) {
   const { config: resolved } = loadConfig({ env: { GATEWAY_NODE_ID: 'leader-1', GATEWAY_REBALANCE_ENABLED: 'false', ...env } });
   const config = GatewayConfig.from(resolved);
   const store = new MemoryControlStore();
-  const registry = new FixedRegistry([info('n1', 2000), info('n2', 100)]);
+  const registry = new FixedRegistry(nodes);
   const metrics = new GatewayMetrics();
   const leader = new LeaderService(config, new MemoryLeaderElection(), metrics);
   const coordinator = new CoordinatorService(config, leader, store, registry, metrics);
@@ -175,6 +175,27 @@ describe('coordinator (memory adapters, the node its own leader)', () => {
       await new Promise((r) => setTimeout(r, 100));
       assert.equal((await t.store.directive('n1'))!.id, back.id, 'within the threshold: no further move');
       assert.equal(await t.store.directive('n2'), undefined);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('after a move ends, the next is planned only on loads every node published since', async () => {
+    const t = await setup(
+      { GATEWAY_REBALANCE_ENABLED: 'true', GATEWAY_REBALANCE_INTERVAL_MS: '10', GATEWAY_REBALANCE_FOR_MS: '1', GATEWAY_ETCD_LOAD_INTERVAL_MS: '60000' },
+      [info('n1', 1500, 1), info('n2', 1500, 1), info('n3', 0, 1)],
+    );
+    try {
+      const first = await t.directive('n1', (d) => d.action === 'rebalance');
+      assert.deepEqual([first.targetLinks, first.toward], [1000, ['n3']]);
+      // n1 published that it is done; n3 has not published the 500 links it got yet
+      t.registry.nodes = [info('n1', 1000, 2), info('n2', 1500, 1), info('n3', 0, 1)];
+      await t.directive('n1', (d) => d.action === 'normal');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await t.store.directive('n2'), undefined, 'planned on a load n3 published before the move');
+      t.registry.nodes = [info('n1', 1000, 3), info('n2', 1500, 2), info('n3', 500, 2)];
+      const second = await t.directive('n2', (d) => d.action === 'rebalance');
+      assert.deepEqual([second.targetLinks, second.toward], [1000, ['n3']]);
     } finally {
       await t.close();
     }

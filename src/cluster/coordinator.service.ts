@@ -53,6 +53,8 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
   private pending = new Map<string, ControlRequest>();
   private current = new Map<string, Directive>();
   private inFlight?: { nodeId: string; targetLinks: number; directiveId: string; since: number };
+  /** after a move ended: each node's updatedAt then, and until when to wait for them all to publish again */
+  private stale?: { updatedAt: Map<string, number>; until: number };
   private rebalanceState: RebalanceState = { known: [] };
 
   constructor(
@@ -89,6 +91,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       this.alertsByNode.clear();
       this.pending.clear();
       this.inFlight = undefined;
+      this.stale = undefined;
       this.rebalanceState = { known: [] };
       for (const [nodeId, d] of this.current)
         if (d.action === 'rebalance') this.inFlight = { nodeId, targetLinks: d.targetLinks ?? 0, directiveId: d.id, since: Date.now() };
@@ -196,6 +199,8 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       else if (!node || node.online <= moving.targetLinks || now - moving.since > this.config.rebalance.moveTimeoutMs) {
         if (node) await this.issue(moving.nodeId, { action: 'normal', reason: 'rebalance' });
         this.inFlight = undefined;
+        // the destinations' loads as listed now predate the links that just reached them
+        this.stale = { updatedAt: new Map(nodes.map((n) => [n.id, n.updatedAt])), until: now + 2 * this.config.etcd.loadIntervalMs };
         log.info(
           { node: moving.nodeId, online: node?.online, target: moving.targetLinks, met: !!node && node.online <= moving.targetLinks },
           'rebalance move ended',
@@ -203,6 +208,11 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       }
       return;
     }
+    // plan the next move on loads published after the last one ended (else the destinations
+    // look emptier than they are and the next source overshoots); bounded, a silent node is not waited for
+    const stale = this.stale;
+    if (stale && now < stale.until && nodes.some((n) => stale.updatedAt.get(n.id) === n.updatedAt)) return;
+    this.stale = undefined;
     const loads = nodes.map((n) => {
       const d = this.current.get(n.id);
       return { id: n.id, online: n.online, startedAt: n.startedAt, eligible: n.state === 'running' && (!d || d.action === 'normal') };

@@ -57,6 +57,26 @@ describe('rebalance planner', () => {
     assert.deepEqual(plan.move, { nodeId: 'a', targetLinks: 1000, toward: ['c'], trigger: 'joined' });
   });
 
+  it('a join fills the new node from every fuller node in turn, each move at once, not forMs after the one before', () => {
+    const before = [node('a', 1500), node('b', 1500)];
+    let plan = planRebalance(before, opts, known(...before), T0);
+    let loads = [...before, node('c', 0, { startedAt: T0 })];
+    plan = planRebalance(loads, opts, plan.state, T0 + 6000);
+    assert.deepEqual(plan.move, { nodeId: 'a', targetLinks: 1000, toward: ['c'], trigger: 'joined' });
+    // the caller applied it: a 1000, c 500; b is now the fullest, c still half a node short
+    loads = [node('a', 1000), node('b', 1500), node('c', 500, { startedAt: T0 })];
+    plan = planRebalance(loads, opts, plan.state, T0 + 10_000);
+    assert.deepEqual(plan.move, { nodeId: 'b', targetLinks: 1000, toward: ['c'], trigger: 'joined' });
+    // level: the join is over, c is known, and a later spread waits forMs again
+    loads = [node('a', 1000), node('b', 1000), node('c', 1000, { startedAt: T0 })];
+    plan = planRebalance(loads, opts, plan.state, T0 + 14_000);
+    assert.equal(plan.move, undefined);
+    assert.deepEqual([...plan.state.known].sort(), ['a', 'b', 'c']);
+    loads = [node('a', 1400), node('b', 1000), node('c', 600, { startedAt: T0 })];
+    plan = planRebalance(loads, opts, plan.state, T0 + 16_000);
+    assert.equal(plan.move, undefined, 'a spread after the join waits forMs');
+  });
+
   it('repeated rounds bring three nodes within the threshold (the caller applies each move)', () => {
     let loads = [node('a', 1500), node('b', 1500), node('c', 0, { startedAt: T0 })];
     let state: RebalanceState = known(loads[0], loads[1]);

@@ -44,7 +44,8 @@ export interface RebalancePlan {
 /**
  * One round of live rebalancing, a pure function: loads in, at most one move out. The spread
  * (fullest - emptiest of the eligible nodes) may reach max(thresholdRatio x mean, minLinks);
- * past it for forMs (or at once when a node joined and has been up settleMs), the fullest node is
+ * past it for forMs (or at once when a node joined and has been up settleMs, and again in each
+ * round while that node is still more than half the bound under the mean), the fullest node is
  * told to come down to the mean (rounded up), its links going to the nodes below the mean. Bounded: one source per round (the caller keeps at most one move in flight),
  * never below the mean, nothing for fewer than two eligible nodes.
  */
@@ -52,7 +53,7 @@ export function planRebalance(loads: NodeLoad[], opts: RebalanceOptions, state: 
   const known = new Set(state.known);
   const joined = loads.filter((n) => !known.has(n.id) && state.known.length > 0);
   // a node counts as known only once settled, so that its join still triggers a move then
-  const nextKnown = loads.filter((n) => known.has(n.id) || now - n.startedAt >= opts.settleMs || state.known.length === 0).map((n) => n.id);
+  let nextKnown = loads.filter((n) => known.has(n.id) || now - n.startedAt >= opts.settleMs || state.known.length === 0).map((n) => n.id);
   const eligible = loads.filter((n) => n.eligible);
   if (eligible.length < 2) return { state: { known: nextKnown } };
   const mean = eligible.reduce((s, n) => s + n.online, 0) / eligible.length;
@@ -62,7 +63,12 @@ export function planRebalance(loads: NodeLoad[], opts: RebalanceOptions, state: 
   const emptiest = sorted[sorted.length - 1];
   if (fullest.online - emptiest.online <= allowed) return { state: { known: nextKnown }, allowed };
   const imbalancedSince = state.imbalancedSince ?? now;
-  const settledJoin = joined.some((n) => n.eligible && now - n.startedAt >= opts.settleMs && mean - n.online > allowed / 2);
+  // a settled joined node still far under the mean: its join goes on (one source per move, so
+  // filling it takes a move per fuller node) and it stays unknown, so the next source moves
+  // in the next round rather than after forMs; it is known once level or the spread is gone
+  const owed = joined.filter((n) => n.eligible && now - n.startedAt >= opts.settleMs && mean - n.online > allowed / 2);
+  const settledJoin = owed.length > 0;
+  if (settledJoin) nextKnown = nextKnown.filter((id) => !owed.some((n) => n.id === id));
   const lasted = now - imbalancedSince >= opts.forMs;
   if (!settledJoin && !lasted) return { state: { known: nextKnown, imbalancedSince }, allowed };
   const targetLinks = Math.ceil(mean);

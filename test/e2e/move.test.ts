@@ -9,6 +9,7 @@ import { CloseCode } from '../../src/link/close-codes';
 import { adminApi, AdminApi, metricValueOr, scrape } from '../fixtures/admin';
 import { eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes, ETCD_ENDPOINT } from '../fixtures/infra';
+import { assertComplete, openMany, pushStream, PushStream, reconnectRate } from '../fixtures/push-stream';
 import { hsToken } from '../fixtures/tokens';
 import { FollowingClient, TestClient, upgradeRefusal } from '../fixtures/ws-client';
 
@@ -16,84 +17,6 @@ const H = { timeout: 60000 };
 const BROKERS = ['127.0.0.1:9092'];
 const MOVES_PER_SEC = 40;
 const RETRY_AFTER_SEC = 7;
-
-/** reconnects per second as the peers saw them: (n − 1) / (last − first), and the most in any 250 ms window */
-function reconnectRate(times: number[]): { perSec: number; spanMs: number; peak250: number; histogram: string } {
-  const t = [...times].sort((a, b) => a - b);
-  const buckets: number[] = [];
-  for (const x of t) buckets[Math.floor((x - t[0]) / 250)] = (buckets[Math.floor((x - t[0]) / 250)] ?? 0) + 1;
-  const histogram = Array.from(buckets, (n) => n ?? 0).join(' ');
-  const spanMs = t[t.length - 1] - t[0];
-  let peak250 = 0;
-  for (let i = 0, j = 0; i < t.length; i++) {
-    while (t[i] - t[j] > 250) j++;
-    peak250 = Math.max(peak250, i - j + 1);
-  }
-  return { perSec: spanMs > 0 ? ((t.length - 1) * 1000) / spanMs : Infinity, spanMs, peak250, histogram };
-}
-
-/**
- * Pushes to `users` in rounds through the admin API: round r carries {n: r} to every user, one
- * request per round (the API keeps each user's pushes in order). Returns how many rounds went.
- */
-function pushStream(api: AdminApi, biz: string, users: string[], everyMs: number) {
-  let rounds = 0;
-  let stopped = false;
-  const errors: string[] = [];
-  const done = (async () => {
-    while (!stopped) {
-      const n = rounds;
-      const started = Date.now();
-      const r = await api.push(users.map((u) => ({ bizId: biz, to: { users: [u] }, body: { n } }))).catch((e: Error) => ({ status: 0, body: e.message }));
-      if (r.status !== 202) errors.push(`round ${n}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
-      else rounds++;
-      await new Promise((res) => setTimeout(res, Math.max(0, everyMs - (Date.now() - started))));
-    }
-  })();
-  return {
-    get rounds() {
-      return rounds;
-    },
-    errors,
-    async stop(): Promise<number> {
-      stopped = true;
-      await done;
-      return rounds;
-    },
-  };
-}
-
-/** every round 0..rounds-1 exactly once and in order, per client */
-function assertComplete(clients: FollowingClient[], rounds: number): void {
-  for (const c of clients) {
-    const ns = c.pushes.map((p) => p.body.n);
-    assert.deepEqual(
-      ns,
-      Array.from({ length: rounds }, (_, i) => i),
-      `client ${c.sid} (hops ${JSON.stringify(c.hops)}) got rounds ${ns.join(',')}`,
-    );
-    const mids = new Set(c.pushes.map((p) => p.mid));
-    assert.equal(mids.size, c.pushes.length, 'a push arrived twice');
-  }
-}
-
-async function openMany(url: string, biz: string, users: string[], concurrency = 50, addrBase = 1): Promise<FollowingClient[]> {
-  const out: FollowingClient[] = new Array(users.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, users.length) }, async () => {
-      while (next < users.length) {
-        const i = next++;
-        // 250 links per source address keep every upgrade far under the node's per-IP limit and ports apart
-        out[i] = await FollowingClient.open(url, hsToken({ sub: users[i], biz }), {
-          localAddress: `127.0.${addrBase + Math.floor(i / 250)}.${1 + (i % 250)}`,
-          label: users[i],
-        });
-      }
-    }),
-  );
-  return out;
-}
 
 describe('moving links: shed, rebalance and drain, paced and spread, nothing lost (three nodes)', () => {
   const prefixes = uniquePrefixes('move');
@@ -117,7 +40,7 @@ describe('moving links: shed, rebalance and drain, paced and spread, nothing los
   let consumer: Consumer;
   const events: GatewayEvent[] = [];
   const clients: FollowingClient[] = [];
-  const streams: ReturnType<typeof pushStream>[] = [];
+  const streams: PushStream[] = [];
   let seq = 0;
 
   async function direct(nodeId: string, d: Omit<Directive, 'id' | 'issuedAt' | 'by'>): Promise<void> {
@@ -276,7 +199,7 @@ describe('moving links: shed, rebalance and drain, paced and spread, nothing los
       await etcd.delete().key(control.directive(a.nodeId));
       await eventually('A to publish running', async () => ((await stateOf(a)) === 'running' ? true : undefined), 5000);
       const d = await startGateway({ ...env, GATEWAY_SHUTDOWN_DRAIN_TIMEOUT_MS: String(drainMs), GATEWAY_SHEDDING_MOVES_PER_SEC: '50' });
-      let stream: ReturnType<typeof pushStream> | undefined;
+      let stream: PushStream | undefined;
       try {
         const biz = `drain-${randomUUID().slice(0, 6)}`;
         const users = Array.from({ length: 2000 }, (_, i) => `d${i}`);

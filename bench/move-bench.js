@@ -58,6 +58,9 @@ async function startNode(name, offset) {
   const env = {
     ...gatewayEnv("cluster", gw, gov, nodeId, ISOLATION),
     GATEWAY_SHEDDING_MOVES_PER_SEC: String(M.rate),
+    // the move measured is the directive's alone: with rebalancing on, the leader starts moving
+    // A's links to the empty B and C while they are still being opened
+    GATEWAY_REBALANCE_ENABLED: "false",
     GATEWAY_ETCD_LOAD_INTERVAL_MS: "1000",
     // pushes come through the admin API: no Kafka consumer competing for the two cores
     GATEWAY_PUSH_CONSUME: "false",

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { NodeInfo } from '../../cluster/node-registry';
-import { scrapeTarget, targetGroups } from './sd.controller';
+import { hostPortOf, NodeInfo } from '../../cluster/node-registry';
+import { targetGroups } from './sd.controller';
 
 const node = (id: string, adminUrl: string, state: NodeInfo['state'] = 'running'): NodeInfo => ({
   id,
@@ -35,9 +35,10 @@ describe('Prometheus HTTP service discovery', () => {
   });
 
   it('writes the port even when it is the scheme default, and keeps IPv6 brackets', () => {
-    assert.equal(scrapeTarget('http://gateway:9003'), 'gateway:9003');
-    assert.equal(scrapeTarget('http://gateway'), 'gateway:80');
-    assert.equal(scrapeTarget('https://gateway'), 'gateway:443');
-    assert.equal(scrapeTarget('http://[::1]:9003'), '[::1]:9003');
+    assert.equal(hostPortOf('http://gateway:9003'), 'gateway:9003');
+    assert.equal(hostPortOf('http://gateway'), 'gateway:80');
+    assert.equal(hostPortOf('https://gateway'), 'gateway:443');
+    assert.equal(hostPortOf('http://[::1]:9003'), '[::1]:9003');
+    assert.equal(hostPortOf('wss://gateway/ws'), 'gateway:443');
   });
 });

@@ -1,5 +1,5 @@
 import { Controller, Get, Header, ServiceUnavailableException, UseGuards } from '@nestjs/common';
-import { NodeInfo, NodeRegistry } from '../../cluster/node-registry';
+import { hostPortOf, NodeInfo, NodeRegistry } from '../../cluster/node-registry';
 import { withTimeout } from '../../common/timeout';
 import { GatewayConfig } from '../../config/gateway.config';
 import { AdminTokenGuard } from '../admin/admin-token.guard';
@@ -11,19 +11,10 @@ export interface TargetGroup {
 }
 
 /**
- * The `host:port` Prometheus scrapes for a node: its governance app, as the node advertises it
- * in `adminUrl`. This is also the `instance` label of every series scraped from it, so an alert
- * on `sum by (instance) (...)` names the node by this string, which `/webhook/v1` matches
- * against the registrations the same way.
- */
-export function scrapeTarget(adminUrl: string): string {
-  const u = new URL(adminUrl);
-  // URL drops a scheme's default port (http://h:80 -> "h"); Prometheus wants it explicit
-  return u.port ? u.host : `${u.host}:${u.protocol === 'https:' ? 443 : 80}`;
-}
-
-/**
- * One group per node, so each carries its own labels. `node` (the node id) becomes a label of
+ * One group per node, so each carries its own labels; the target is the node's governance
+ * `host:port` as it advertises it in `adminUrl` (hostPortOf), which is also the `instance` label
+ * of every series scraped from it, so an alert on `sum by (instance) (...)` names the node by the
+ * string `/webhook/v1` matches the registrations against. `node` (the node id) becomes a label of
  * every series scraped from it; the rest are `__meta_gateway_*` labels, there for relabeling
  * and dropped otherwise: a label that changes during a target's life (its state) would
  * otherwise start new series for every metric of that node exactly when it is shedding load.
@@ -32,7 +23,7 @@ export function targetGroups(nodes: NodeInfo[]): TargetGroup[] {
   return [...nodes]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((n) => ({
-      targets: [scrapeTarget(n.adminUrl)],
+      targets: [hostPortOf(n.adminUrl)],
       labels: {
         node: n.id,
         __meta_gateway_state: n.state,

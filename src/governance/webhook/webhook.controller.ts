@@ -14,7 +14,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { alertKey } from '../../cluster/alert-key';
 import { AlertRecord } from '../../cluster/control';
 import { ControlStore } from '../../cluster/control-store';
-import { NodeInfo, NodeRegistry } from '../../cluster/node-registry';
+import { hostPortOf, NodeInfo, NodeRegistry } from '../../cluster/node-registry';
 import { logger } from '../../common/logger';
 import { withTimeout } from '../../common/timeout';
 import { GatewayConfig } from '../../config/gateway.config';
@@ -23,17 +23,6 @@ import { checkWebhookAuth, configuredMethods } from './webhook-auth';
 import { parseWebhook, thresholdOf, valueOf, WebhookAlert } from './webhook.payload';
 
 const log = logger('webhook');
-
-/** `host:port` of a URL, the port spelled out (what Prometheus puts in `instance`) */
-function hostPort(url: string): string | undefined {
-  try {
-    const u = new URL(url);
-    const port = u.port || (u.protocol === 'https:' || u.protocol === 'wss:' ? '443' : '80');
-    return `${u.hostname}:${port}`.toLowerCase();
-  } catch {
-    return undefined;
-  }
-}
 
 /** which registered node an alert is about: labels.node (a node id), else labels.instance (a node's admin or ws host:port) */
 function nodeOf(a: WebhookAlert, nodes: NodeInfo[]): { node?: NodeInfo; reason?: 'unknown_node' | 'no_node_label' } {
@@ -44,7 +33,14 @@ function nodeOf(a: WebhookAlert, nodes: NodeInfo[]): { node?: NodeInfo; reason?:
   }
   if (instance !== undefined) {
     const want = instance.trim().toLowerCase();
-    const node = nodes.find((n) => hostPort(n.adminUrl) === want || hostPort(n.wsUrl) === want);
+    const is = (url: string) => {
+      try {
+        return hostPortOf(url) === want;
+      } catch {
+        return false; // a registration whose URL does not parse names no instance
+      }
+    };
+    const node = nodes.find((n) => is(n.adminUrl) || is(n.wsUrl));
     return node ? { node } : { reason: 'unknown_node' };
   }
   return { reason: 'no_node_label' };

@@ -88,9 +88,8 @@ export class LifecycleService {
       if (links > 0) {
         const ratePerSec = drainRate(links, left, shedding.drainSpreadRatio, shedding.movesPerSec);
         const run = this.mover.start({ target: 0, reason: 'shutdown', closeCode: CloseCode.GOING_AWAY, ratePerSec, noPeer: 'close' });
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([run.done, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
-        clearTimeout(timer);
+        // whatever the mover has not redirected by the deadline is closed below
+        await withTimeout(run.done, Math.max(0, deadline - Date.now())).catch(() => undefined);
         run.cancel();
       }
       await this.links.closeAll(CloseCode.GOING_AWAY, 'node shutting down', Math.max(0, deadline - Date.now()));
@@ -98,10 +97,5 @@ export class LifecycleService {
       this.state.set('stopped');
       await this.server.close();
     })());
-  }
-
-  /** A running peer with room to send clients to, the least loaded first. */
-  async pickPeer(): Promise<string | undefined> {
-    return (await this.peers.leastLoaded())?.url;
   }
 }

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Codec } from '../codec/codec';
 import { logger } from '../common/logger';
+import { withTimeout } from '../common/timeout';
 import { GatewayConfig } from '../config/gateway.config';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import type { Session } from '../session/session';
@@ -177,17 +178,12 @@ export class LinkManager implements LinkOwner, OnModuleDestroy {
   }
 
   /**
-   * Closes every link with `code`, after a `redirect` frame when a url is given, and waits
+   * Closes every link with `code` (those a drain's mover did not redirect in time) and waits
    * until all are gone or `timeoutMs` passes; stragglers are terminated.
    */
-  async closeAll(code: number, reason: string, timeoutMs: number, redirectUrl?: string): Promise<void> {
-    for (const link of [...this.registry.all()]) {
-      if (redirectUrl) link.send({ type: 'redirect', url: redirectUrl, reason });
-      this.closeLink(link, code, reason);
-    }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.registry.whenEmpty(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+    for (const link of [...this.registry.all()]) this.closeLink(link, code, reason);
+    await withTimeout(this.registry.whenEmpty(), timeoutMs).catch(() => undefined);
     for (const link of [...this.registry.all()]) link.terminate();
   }
 }

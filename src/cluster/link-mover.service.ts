@@ -51,7 +51,7 @@ export interface MoveRun {
  */
 @Injectable()
 export class LinkMover implements OnApplicationShutdown {
-  private run?: { handle: MoveRun; stop: () => void };
+  private run?: MoveRun;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -62,11 +62,11 @@ export class LinkMover implements OnApplicationShutdown {
   ) {}
 
   get active(): MoveRun | undefined {
-    return this.run?.handle;
+    return this.run;
   }
 
   cancel(): void {
-    this.run?.stop();
+    this.run?.cancel();
   }
 
   onApplicationShutdown(): void {
@@ -90,7 +90,7 @@ export class LinkMover implements OnApplicationShutdown {
     const open = () => registry.size - moving.size;
     const end = (ended: MoveResult['ended']) => {
       clearInterval(timer);
-      if (this.run?.handle === handle) this.run = undefined;
+      if (this.run === handle) this.run = undefined;
       finish({ moved, left: open(), ended });
     };
     const refreshPeers = async () => {
@@ -133,13 +133,13 @@ export class LinkMover implements OnApplicationShutdown {
     };
 
     const handle: MoveRun = { plan, done, cancel: () => end('cancelled') };
-    this.run = { handle, stop: () => end('cancelled') };
+    this.run = handle;
     log.info({ ...plan, open: open() }, 'moving links');
     // the peer list first, then the first batch at once, then one batch per tick
     void refreshPeers().then(() => {
-      if (this.run?.handle !== handle) return;
+      if (this.run !== handle) return;
       tick();
-      if (this.run?.handle === handle) timer = setInterval(tick, MOVE_TICK_MS);
+      if (this.run === handle) timer = setInterval(tick, MOVE_TICK_MS);
     });
     void done.then((r) => log.info({ reason: plan.reason, ...r }, 'moving links ended'));
     return handle;

@@ -59,10 +59,15 @@ export interface PeerRoom {
   updatedAt: number;
 }
 
-/** Running peers with room, from the registry's list: not this node, not starting/shedding/draining. */
+/** a node links may be sent to: not this one, running (not starting, shedding or draining), with room */
+function takesLinks(n: NodeInfo, selfId: string): boolean {
+  return n.id !== selfId && n.state === 'running' && n.online < n.capacity;
+}
+
+/** Running peers with room, from the registry's list. */
 export function candidatePeers(nodes: readonly NodeInfo[], selfId: string): PeerRoom[] {
   return nodes
-    .filter((n) => n.id !== selfId && n.state === 'running' && n.online < n.capacity)
+    .filter((n) => takesLinks(n, selfId))
     .map((n) => ({ id: n.id, url: n.wsUrl, free: n.capacity - n.online, updatedAt: n.updatedAt }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -71,7 +76,7 @@ export function candidatePeers(nodes: readonly NodeInfo[], selfId: string): Peer
 export function leastLoaded(nodes: readonly NodeInfo[], selfId: string): { node: string; url: string } | undefined {
   let best: NodeInfo | undefined;
   for (const n of nodes) {
-    if (n.id === selfId || n.state !== 'running' || n.online >= n.capacity) continue;
+    if (!takesLinks(n, selfId)) continue;
     if (!best || n.online / n.capacity < best.online / best.capacity) best = n;
   }
   return best ? { node: best.id, url: best.wsUrl } : undefined;

@@ -118,8 +118,8 @@ export class UpgraderService extends Admission {
    */
   private async notAccepting(): Promise<AdmissionDecision> {
     const { state, load } = this.state;
-    if (state !== 'draining' && (state !== 'running' || load === 'normal'))
-      return no('draining', 503, 'draining', 'node is not accepting connections', { 'Retry-After': '1' });
+    const movingOff = state === 'draining' || (state === 'running' && load !== 'normal');
+    if (!movingOff) return no('draining', 503, 'draining', 'node is not accepting connections', { 'Retry-After': '1' });
     const shedding = state === 'running' && load === 'shedding';
     const retryAfterSec = this.config.shedding.retryAfterSec;
     const peer = (await this.peers.leastLoaded().catch(() => undefined)) ?? null;

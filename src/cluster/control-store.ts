@@ -29,7 +29,6 @@ export abstract class ControlStore {
   /** once the leader acted on it (its effect lives on in the directive) */
   abstract deleteRequest(id: string): Promise<void>;
   abstract writeDirective(nodeId: string, directive: Directive): Promise<void>;
-  abstract directive(nodeId: string): Promise<Directive | undefined>;
   /** every node's current directive */
   abstract directives(): Promise<Map<string, Directive>>;
   abstract watch(events: ControlEvents): Promise<ControlWatch>;

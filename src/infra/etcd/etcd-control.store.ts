@@ -70,16 +70,6 @@ export class EtcdControlStore extends ControlStore {
     await this.etcd.client.put(this.keys.directive(nodeId)).value(JSON.stringify(directive));
   }
 
-  async directive(nodeId: string): Promise<Directive | undefined> {
-    const json = await this.etcd.client.get(this.keys.directive(nodeId)).string();
-    if (json === null) return undefined;
-    try {
-      return JSON.parse(json) as Directive;
-    } catch {
-      return undefined;
-    }
-  }
-
   async directives(): Promise<Map<string, Directive>> {
     const res = await this.etcd.client.getAll().prefix(this.keys.directives).exec();
     const out = new Map<string, Directive>();

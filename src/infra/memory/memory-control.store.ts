@@ -55,6 +55,7 @@ export class MemoryControlStore extends ControlStore {
     this.directiveReaders.add(read);
   }
 
+  /** one node's directive (the leader reads them all through directives(); tests read one) */
   async directive(nodeId: string): Promise<Directive | undefined> {
     return this.directivesByNode.get(nodeId);
   }

@@ -1,17 +1,4 @@
-import {
-  BadRequestException,
-  ServiceUnavailableException,
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  NotFoundException,
-  Param,
-  Post,
-  Query,
-  UseGuards,
-} from '@nestjs/common';
+import { ServiceUnavailableException, Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { LeaderService } from '../../cluster/leader.service';
 import { NodeRegistry } from '../../cluster/node-registry';
@@ -23,6 +10,7 @@ import { GatewayConfig } from '../../config/gateway.config';
 import { RoomsService } from '../../rooms/rooms.service';
 import { checkEnvelope, Envelope, EnvelopeProblem } from '../../push/envelope';
 import { SessionStore } from '../../session/session.store';
+import { badRequest, zodProblems } from '../bad-request';
 import { AdminTokenGuard } from './admin-token.guard';
 
 const MAX_BATCH = 1000;
@@ -40,14 +28,6 @@ const listQuery = z
 const roomBody = z.object({ bizId: z.string().min(1).max(128), userId: z.string().min(1).max(128) }).strict();
 
 const kickBody = z.object({ reason: z.string().min(1).max(120).optional() }).strict();
-
-function badRequest(problems: EnvelopeProblem[]): BadRequestException {
-  return new BadRequestException({ error: 'bad_request', message: problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems });
-}
-
-function zodProblems(err: z.ZodError): EnvelopeProblem[] {
-  return err.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-}
 
 /** The operator API. Every route needs the admin bearer token. */
 @Controller('api')

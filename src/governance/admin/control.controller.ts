@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, HttpCode, NotFoundException, Param, Post, ServiceUnavailableException, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, NotFoundException, Param, Post, ServiceUnavailableException, UseGuards } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ControlRequest } from '../../cluster/control';
@@ -6,6 +6,7 @@ import { ControlStore } from '../../cluster/control-store';
 import { NodeRegistry } from '../../cluster/node-registry';
 import { withTimeout } from '../../common/timeout';
 import { GatewayConfig } from '../../config/gateway.config';
+import { badRequest, zodProblems } from '../bad-request';
 import { AdminTokenGuard } from './admin-token.guard';
 
 const noBody = z.strictObject({});
@@ -47,10 +48,7 @@ export class ControlController {
 
   private async request(nodeId: string, kind: ControlRequest['kind'], schema: z.ZodType<{ targetLinks?: number }>, body: unknown) {
     const parsed = schema.safeParse(body ?? {});
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-      throw new BadRequestException({ error: 'bad_request', message: problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems });
-    }
+    if (!parsed.success) throw badRequest(zodProblems(parsed.error));
     const timeout = this.config.governance.healthTimeoutMs;
     let known: boolean;
     try {

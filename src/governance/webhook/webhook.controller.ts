@@ -1,14 +1,4 @@
-import {
-  BadRequestException,
-  Controller,
-  HttpCode,
-  HttpException,
-  OnModuleInit,
-  Post,
-  Req,
-  ServiceUnavailableException,
-  UnauthorizedException,
-} from '@nestjs/common';
+import { Controller, HttpCode, HttpException, OnModuleInit, Post, Req, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { alertKey } from '../../cluster/alert-key';
@@ -19,6 +9,7 @@ import { logger } from '../../common/logger';
 import { withTimeout } from '../../common/timeout';
 import { GatewayConfig } from '../../config/gateway.config';
 import { GatewayMetrics } from '../../metrics/gateway.metrics';
+import { badRequest } from '../bad-request';
 import { checkWebhookAuth, configuredMethods } from './webhook-auth';
 import { parseWebhook, thresholdOf, valueOf, WebhookAlert } from './webhook.payload';
 
@@ -92,12 +83,7 @@ export class WebhookController implements OnModuleInit {
         413,
       );
     const parsed = parseWebhook(req.body);
-    if (!parsed.ok)
-      throw new BadRequestException({
-        error: 'bad_request',
-        message: parsed.problems.map((p) => `${p.field}: ${p.message}`).join('; '),
-        problems: parsed.problems,
-      });
+    if (!parsed.ok) throw badRequest(parsed.problems);
     const { source, alerts } = parsed.payload;
     let nodes: NodeInfo[];
     try {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FieldProblem, zodProblems } from '../bad-request';
 
 /**
  * The two bodies POST /webhook/v1 takes, as their senders document them:
@@ -62,16 +63,11 @@ export interface ParsedWebhook {
   truncatedAlerts: number;
 }
 
-export interface PayloadProblem {
-  field: string;
-  message: string;
-}
-
 /**
  * Which sender, then its schema: `orgId` is Grafana's alone; otherwise the body must be
  * Alertmanager's version 4. Problems name the field as a dotted path (`alerts.0.startsAt`).
  */
-export function parseWebhook(body: unknown): { ok: true; payload: ParsedWebhook } | { ok: false; problems: PayloadProblem[] } {
+export function parseWebhook(body: unknown): { ok: true; payload: ParsedWebhook } | { ok: false; problems: FieldProblem[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, problems: [{ field: '(body)', message: 'expected a JSON object (an Alertmanager or Grafana webhook payload)' }] };
   const grafana = 'orgId' in body;
@@ -81,7 +77,7 @@ export function parseWebhook(body: unknown): { ok: true; payload: ParsedWebhook 
       problems: [{ field: 'version', message: 'expected "4" (Alertmanager webhook_config), or a Grafana webhook payload (with orgId)' }],
     };
   const r = (grafana ? grafanaPayload : alertmanagerPayload).safeParse(body);
-  if (!r.success) return { ok: false, problems: r.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })) };
+  if (!r.success) return { ok: false, problems: zodProblems(r.error) };
   return { ok: true, payload: { source: grafana ? 'grafana' : 'alertmanager', alerts: r.data.alerts, truncatedAlerts: r.data.truncatedAlerts ?? 0 } };
 }
 

@@ -1,21 +1,21 @@
 import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { sameSecret } from '../../common/same-secret';
 import { GatewayConfig } from '../../config/gateway.config';
 
 /** `Authorization: Bearer <governance.adminToken>`, compared in constant time. */
 @Injectable()
 export class AdminTokenGuard implements CanActivate {
-  private readonly expected: Buffer;
+  private readonly expected: string;
 
   constructor(config: GatewayConfig) {
-    this.expected = Buffer.from(config.governance.adminToken ?? '');
+    this.expected = config.governance.adminToken ?? '';
   }
 
   canActivate(context: ExecutionContext): boolean {
     const header = context.switchToHttp().getRequest<{ headers: IncomingHttpHeaders }>().headers.authorization ?? '';
-    const given = Buffer.from(/^bearer /i.test(header) ? header.slice(7).trim() : '');
-    if (this.expected.length === 0 || given.length !== this.expected.length || !timingSafeEqual(given, this.expected)) {
+    // no admin token configured: nothing is let in
+    if (this.expected === '' || !sameSecret(/^bearer /i.test(header) ? header.slice(7).trim() : '', this.expected)) {
       throw new UnauthorizedException({ error: 'unauthorized', message: 'admin API needs Authorization: Bearer <admin token>' });
     }
     return true;

@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { sameSecret } from '../../common/same-secret';
 
 export interface WebhookCredentials {
   token?: string;
@@ -12,13 +13,6 @@ export interface WebhookCredentials {
 }
 
 export type AuthResult = { ok: true; method: 'bearer' | 'basic' | 'hmac' } | { ok: false; reason: string };
-
-/** equal in constant time for equal lengths (the lengths are not secret: a token's length is in its config) */
-function same(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /** Grafana's signature (grafana/alerting http/hmac.go): hex HMAC-SHA256 of `<unix seconds>:<raw body>` with the contact point's secret */
 export function grafanaSignature(secret: string, timestamp: string, body: Buffer | string): string {
@@ -60,15 +54,15 @@ export function checkWebhookAuth(c: WebhookCredentials, headers: IncomingHttpHea
     const value = rest.join(' ');
     if (/^bearer$/i.test(scheme)) {
       if (!c.token) return { ok: false, reason: 'a bearer token was sent but webhook.token is not set' };
-      if (!same(value, c.token)) return { ok: false, reason: 'wrong bearer token' };
+      if (!sameSecret(value, c.token)) return { ok: false, reason: 'wrong bearer token' };
       accepted = 'bearer';
     } else if (/^basic$/i.test(scheme)) {
       if (!methods.includes('basic')) return { ok: false, reason: 'basic credentials were sent but webhook.basicUser/basicPassword are not set' };
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       // both compared whatever the first gives: no early exit tells which one was wrong
-      const userOk = same(colon < 0 ? '' : decoded.slice(0, colon), c.basicUser!);
-      const passOk = same(colon < 0 ? '' : decoded.slice(colon + 1), c.basicPassword!);
+      const userOk = sameSecret(colon < 0 ? '' : decoded.slice(0, colon), c.basicUser!);
+      const passOk = sameSecret(colon < 0 ? '' : decoded.slice(colon + 1), c.basicPassword!);
       if (!(userOk && passOk)) return { ok: false, reason: 'wrong basic credentials' };
       accepted = 'basic';
     } else {
@@ -86,7 +80,7 @@ export function checkWebhookAuth(c: WebhookCredentials, headers: IncomingHttpHea
       const skew = Math.abs(now - Number(timestamp.trim()) * 1000);
       if (skew > c.replayWindowMs)
         return { ok: false, reason: `stale signature: ${c.hmacTimestampHeader} is ${Math.round(skew / 1000)} s away from now (window ${c.replayWindowMs} ms)` };
-      if (!same(signature.trim().toLowerCase(), grafanaSignature(c.hmacSecret, timestamp.trim(), rawBody)))
+      if (!sameSecret(signature.trim().toLowerCase(), grafanaSignature(c.hmacSecret, timestamp.trim(), rawBody)))
         return { ok: false, reason: `bad signature in ${c.hmacHeader}` };
       accepted = 'hmac';
     }

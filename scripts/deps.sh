@@ -82,6 +82,24 @@ managed_pid() { # <pidfile> <pattern>
   echo "$pid"
 }
 
+# Waits until <up_fn> answers; dies with the log's tail if <pid> (when not empty) exits first or
+# <timeout> seconds pass ("<name> <failure> within <timeout>s").
+await_up() { # <name> <up_fn> <pid> <timeout> <logfile> <failure> <poll seconds>
+  local deadline=$(( $(now) + $4 ))
+  until "$2"; do
+    [[ -z "$3" ]] || pid_alive "$3" || die_with_log "$1 exited during startup" "$5"
+    (( $(now) < deadline )) || die_with_log "$1 $6 within ${4}s" "$5"
+    sleep "$7"
+  done
+}
+
+# One status line: up or down, and whether this script started it (managed) or not (external).
+service_status() { # <label, padded> <up_fn> <pidfile> <cmdline pattern> <port>
+  local who=external
+  managed_pid "$3" "$4" >/dev/null && who=managed
+  if "$2"; then echo "$1 up    $HOST:$5 ($who)"; else echo "$1 down  $HOST:$5"; return 1; fi
+}
+
 as_root() {
   if [[ "$(id -u)" == 0 ]]; then "$@"
   elif command -v sudo >/dev/null 2>&1; then sudo "$@"
@@ -164,11 +182,7 @@ redis_start() {
   redis-server --daemonize yes --bind "$HOST" --port "$REDIS_PORT" --save "" --appendonly no \
     --dir "$STATE_DIR/redis" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" 9>&- \
     || die_with_log "redis-server failed to start" "$REDIS_LOG"
-  local deadline=$(( $(now) + REDIS_TIMEOUT ))
-  until redis_up; do
-    (( $(now) < deadline )) || die_with_log "redis did not answer PING on $HOST:$REDIS_PORT within ${REDIS_TIMEOUT}s" "$REDIS_LOG"
-    sleep 0.2
-  done
+  await_up redis redis_up "" "$REDIS_TIMEOUT" "$REDIS_LOG" "did not answer PING on $HOST:$REDIS_PORT" 0.2
   log "redis up on $HOST:$REDIS_PORT"
 }
 
@@ -178,9 +192,7 @@ redis_stop() {
 }
 
 redis_status() {
-  local who=external
-  managed_pid "$REDIS_PIDFILE" redis-server >/dev/null && who=managed
-  if redis_up; then echo "redis  up    $HOST:$REDIS_PORT ($who)"; else echo "redis  down  $HOST:$REDIS_PORT"; return 1; fi
+  service_status "redis " redis_up "$REDIS_PIDFILE" redis-server "$REDIS_PORT"
 }
 
 # ----------------------------------------------------------------------------- etcd
@@ -224,12 +236,7 @@ etcd_start() {
     --initial-cluster-token deps \
     --logger zap --log-outputs stderr
   local pid; pid="$(cat "$ETCD_PIDFILE")"
-  local deadline=$(( $(now) + ETCD_TIMEOUT ))
-  until etcd_up; do
-    pid_alive "$pid" || die_with_log "etcd exited during startup" "$ETCD_LOG"
-    (( $(now) < deadline )) || die_with_log "etcd not healthy on $HOST:$ETCD_PORT within ${ETCD_TIMEOUT}s" "$ETCD_LOG"
-    sleep 0.3
-  done
+  await_up etcd etcd_up "$pid" "$ETCD_TIMEOUT" "$ETCD_LOG" "not healthy on $HOST:$ETCD_PORT" 0.3
   log "etcd up on $HOST:$ETCD_PORT (pid $pid)"
 }
 
@@ -238,9 +245,7 @@ etcd_stop() {
 }
 
 etcd_status() {
-  local who=external
-  managed_pid "$ETCD_PIDFILE" etcd >/dev/null && who=managed
-  if etcd_up; then echo "etcd   up    $HOST:$ETCD_PORT ($who)"; else echo "etcd   down  $HOST:$ETCD_PORT"; return 1; fi
+  service_status "etcd  " etcd_up "$ETCD_PIDFILE" etcd "$ETCD_PORT"
 }
 
 # ----------------------------------------------------------------------------- kafka
@@ -410,12 +415,8 @@ $(ss -ltnp "sport = :$KAFKA_PORT" 2>/dev/null || true)"
       -cp "$KAFKA_LIBS/*" "$KAFKA_MAIN" "$KAFKA_DIR/server.properties"
     pid="$(cat "$KAFKA_PIDFILE")"
   fi
-  local start deadline; start=$(now); deadline=$(( start + KAFKA_TIMEOUT ))
-  until kafka_up; do
-    pid_alive "$pid" || die_with_log "kafka exited during startup" "$KAFKA_LOG"
-    (( $(now) < deadline )) || die_with_log "kafka did not answer on $HOST:$KAFKA_PORT within ${KAFKA_TIMEOUT}s" "$KAFKA_LOG"
-    sleep 1
-  done
+  local start; start=$(now)
+  await_up kafka kafka_up "$pid" "$KAFKA_TIMEOUT" "$KAFKA_LOG" "did not answer on $HOST:$KAFKA_PORT" 1
   log "kafka up on $HOST:$KAFKA_PORT (pid $pid, $(( $(now) - start ))s)"
 }
 
@@ -424,9 +425,7 @@ kafka_stop() {
 }
 
 kafka_status() {
-  local who=external
-  managed_pid "$KAFKA_PIDFILE" "$KAFKA_MAIN" >/dev/null && who=managed
-  if kafka_up; then echo "kafka  up    $HOST:$KAFKA_PORT ($who)"; else echo "kafka  down  $HOST:$KAFKA_PORT"; return 1; fi
+  service_status "kafka " kafka_up "$KAFKA_PIDFILE" "$KAFKA_MAIN" "$KAFKA_PORT"
 }
 
 # ----------------------------------------------------------------------------- prometheus
@@ -489,12 +488,7 @@ $(ss -ltnp "sport = :$PROMETHEUS_PORT" 2>/dev/null || true)"
     --web.enable-lifecycle \
     --log.level=warn
   local pid; pid="$(cat "$PROMETHEUS_PIDFILE")"
-  local deadline=$(( $(now) + PROMETHEUS_TIMEOUT ))
-  until prometheus_up; do
-    pid_alive "$pid" || die_with_log "prometheus exited during startup" "$PROMETHEUS_LOG"
-    (( $(now) < deadline )) || die_with_log "prometheus not ready on $HOST:$PROMETHEUS_PORT within ${PROMETHEUS_TIMEOUT}s" "$PROMETHEUS_LOG"
-    sleep 0.3
-  done
+  await_up prometheus prometheus_up "$pid" "$PROMETHEUS_TIMEOUT" "$PROMETHEUS_LOG" "not ready on $HOST:$PROMETHEUS_PORT" 0.3
   log "prometheus up on $HOST:$PROMETHEUS_PORT (pid $pid, config $PROMETHEUS_CONFIG)"
 }
 
@@ -503,9 +497,7 @@ prometheus_stop() {
 }
 
 prometheus_status() {
-  local who=external
-  managed_pid "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG" >/dev/null && who=managed
-  if prometheus_up; then echo "prometheus    up    $HOST:$PROMETHEUS_PORT ($who)"; else echo "prometheus    down  $HOST:$PROMETHEUS_PORT"; return 1; fi
+  service_status "prometheus   " prometheus_up "$PROMETHEUS_PIDFILE" "$PROMETHEUS_CONFIG" "$PROMETHEUS_PORT"
 }
 
 # ----------------------------------------------------------------------------- alertmanager
@@ -571,12 +563,7 @@ $(ss -ltnp "sport = :$ALERTMANAGER_PORT" 2>/dev/null || true)"
     --cluster.listen-address= \
     --log.level=warn
   local pid; pid="$(cat "$ALERTMANAGER_PIDFILE")"
-  local deadline=$(( $(now) + ALERTMANAGER_TIMEOUT ))
-  until alertmanager_up; do
-    pid_alive "$pid" || die_with_log "alertmanager exited during startup" "$ALERTMANAGER_LOG"
-    (( $(now) < deadline )) || die_with_log "alertmanager not ready on $HOST:$ALERTMANAGER_PORT within ${ALERTMANAGER_TIMEOUT}s" "$ALERTMANAGER_LOG"
-    sleep 0.3
-  done
+  await_up alertmanager alertmanager_up "$pid" "$ALERTMANAGER_TIMEOUT" "$ALERTMANAGER_LOG" "not ready on $HOST:$ALERTMANAGER_PORT" 0.3
   log "alertmanager up on $HOST:$ALERTMANAGER_PORT (pid $pid, config $ALERTMANAGER_CONFIG)"
 }
 
@@ -585,9 +572,7 @@ alertmanager_stop() {
 }
 
 alertmanager_status() {
-  local who=external
-  managed_pid "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_CONFIG" >/dev/null && who=managed
-  if alertmanager_up; then echo "alertmanager  up    $HOST:$ALERTMANAGER_PORT ($who)"; else echo "alertmanager  down  $HOST:$ALERTMANAGER_PORT"; return 1; fi
+  service_status "alertmanager " alertmanager_up "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_CONFIG" "$ALERTMANAGER_PORT"
 }
 
 # ----------------------------------------------------------------------------- main

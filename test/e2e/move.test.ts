@@ -9,7 +9,7 @@ import { CloseCode } from '../../src/link/close-codes';
 import { adminApi, AdminApi, metricValueOr, scrape } from '../fixtures/admin';
 import { eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes, ETCD_ENDPOINT } from '../fixtures/infra';
-import { assertComplete, assertShedRefusal, awaitMoved, openMany, pushStream, PushStream, reconnectRate } from '../fixtures/push-stream';
+import { assertShedRefusal, awaitMoved, finishStream, openMany, pushStream, PushStream, reconnectRate } from '../fixtures/push-stream';
 import { hsToken } from '../fixtures/tokens';
 import { FollowingClient, TestClient, upgradeRefusal } from '../fixtures/ws-client';
 
@@ -123,10 +123,7 @@ describe('moving links: shed, rebalance and drain, paced and spread, nothing los
       assert.equal(metricValueOr(metrics, 'websocket_gateway_link_moves_total', { reason: 'manual' }, 0), moved);
       assert.equal(metricValueOr(metrics, 'websocket_gateway_node_shedding', {}, -1), 1);
 
-      const rounds = await stream.stop();
-      assert.deepEqual(stream.errors, []);
-      await Promise.all(mine.map((cl) => cl.until(() => cl.pushes.length >= rounds, 15000, `${rounds} pushes`)));
-      assertComplete(mine, rounds);
+      await finishStream(stream, mine);
 
       await eventually(
         'a moved event per moved link on gateway.events',
@@ -226,11 +223,7 @@ describe('moving links: shed, rebalance and drain, paced and spread, nothing los
         );
         assert.ok(rate.spanMs >= drainMs * 0.8 * 0.6, `the reconnects came within ${rate.spanMs} ms`);
         assert.ok(rate.peak250 <= 250 * 0.25 * 3, `${rate.peak250} reconnects within 250 ms (rate ${rate.perSec.toFixed(0)}/s; per 250 ms: ${rate.histogram})`);
-        const rounds = await live.stop();
-        assert.deepEqual(live.errors, []);
-        const watched = mine.slice(0, streamed.length);
-        await Promise.all(watched.map((cl) => cl.until(() => cl.pushes.length >= rounds, 15000, `${rounds} pushes`)));
-        assertComplete(watched, rounds);
+        await finishStream(live, mine.slice(0, streamed.length));
         for (const cl of mine) cl.terminate();
       } finally {
         await stream?.stop();

@@ -7,7 +7,7 @@ import { controlSpace } from '../fixtures/control';
 import { ADMIN_TOKEN, eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes } from '../fixtures/infra';
 import { Alertmanager, OVERLOAD_ALERT, Prometheus, useAlertmanager, usePrometheus } from '../fixtures/monitoring';
-import { assertComplete, assertShedRefusal, awaitMoved, openMany, pushStream, PushStream, reconnectRate } from '../fixtures/push-stream';
+import { assertShedRefusal, awaitMoved, finishStream, openMany, pushStream, PushStream, reconnectRate } from '../fixtures/push-stream';
 import { hsToken } from '../fixtures/tokens';
 import { FollowingClient, TestClient, upgradeRefusal } from '../fixtures/ws-client';
 
@@ -206,10 +206,7 @@ describe('the operator loop: Prometheus alert -> Alertmanager -> webhook -> lead
       // a couple more rounds after the move, then every user has every round, in order, once
       const after = stream.rounds + 2;
       await eventually('two rounds after A accepts again', async () => (stream.rounds >= after ? true : undefined), 10000);
-      const rounds = await stream.stop();
-      assert.deepEqual(stream.errors, []);
-      await Promise.all(mine.map((cl) => cl.until(() => cl.pushes.length >= rounds, 15000, `${rounds} pushes`)));
-      assertComplete(mine, rounds);
+      const rounds = await finishStream(stream, mine);
       assert.ok(
         others.every((cl) => cl.hops.length === 0 && cl.pushes.length === 0),
         'B and C kept their own users',
@@ -365,10 +362,7 @@ describe('scale-out: 3,000 links on two nodes, a third joins, the leader evens t
 
       const after = live.rounds + 2;
       await eventually('two rounds after the loads evened out', async () => (live.rounds >= after ? true : undefined), 10000);
-      const rounds = await live.stop();
-      assert.deepEqual(live.errors, []);
-      await Promise.all(sample.map((cl) => cl.until(() => cl.pushes.length >= rounds, 20000, `${rounds} pushes`)));
-      assertComplete(sample, rounds);
+      const rounds = await finishStream(live, sample, 20000);
       t.diagnostic(
         `scale-out: ${LINKS} opened in ${openMs} ms; C joined, loads [A, B, C] ${JSON.stringify(final)} ${balancedMs} ms later ` +
           `(first move ${firstHop - joinedAt} ms after the join, moves ${rebalances.join(', ')}); ` +

@@ -81,7 +81,6 @@ export class LinkMover implements OnApplicationShutdown {
     const pacer = new Pacer(plan.ratePerSec, Date.now());
     const spreader = new PeerSpreader(plan.toward ?? []);
     const self = this.config.node.id;
-    let peersAt = 0;
     let moved = 0;
     let warnedNoPeer = false;
     let timer: NodeJS.Timeout | undefined;
@@ -93,15 +92,13 @@ export class LinkMover implements OnApplicationShutdown {
       if (this.run === handle) this.run = undefined;
       finish({ moved, left: open(), ended });
     };
-    const refreshPeers = async () => {
-      peersAt = Date.now();
-      spreader.update(candidatePeers(await this.peers.nodes(), self));
-    };
+    // PeerDirectory keeps the list fresh (shedding.peerCacheMs); the spreader sees each new one
+    const refreshPeers = async () => spreader.update(candidatePeers(await this.peers.nodes(), self));
 
     const tick = () => {
       const excess = open() - plan.target;
       if (excess <= 0) return end('target');
-      if (Date.now() - peersAt >= this.config.shedding.peerCacheMs) void refreshPeers();
+      void refreshPeers();
       const n = Math.min(pacer.take(Date.now()), excess);
       if (n <= 0) return;
       for (const link of this.pick(n, moving)) {

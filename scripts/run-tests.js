@@ -20,6 +20,7 @@ try {
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   execFileSync(process.execPath, [path.join(root, 'scripts/gen-proto.js')], { stdio: 'inherit', cwd: root });
   execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [path.join(root, 'scripts/bundle.js')], { stdio: 'inherit', cwd: root });
 } catch {
   console.error('build failed: see the compiler errors above');
   process.exit(1);

@@ -18,4 +18,4 @@ COPY config config
 COPY package.json ./
 EXPOSE 9002 9003
 USER node
-CMD ["node", "--max-semi-space-size=64", "--v8-pool-size=1", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=16", "--v8-pool-size=1", "dist/src/main.js"]

@@ -26,7 +26,7 @@ function serverExecArgv(entry) {
     ...(entry === GATEWAY_ENTRY
       ? (
           process.env.BENCH_GATEWAY_NODE_ARGS ??
-          "--max-semi-space-size=64 --v8-pool-size=1"
+          "--max-semi-space-size=16 --v8-pool-size=1"
         )
           .split(" ")
           .filter(Boolean)

@@ -12,6 +12,7 @@ import { drainBeforeEarlyReplies, useGovernanceBodies } from './governance/gover
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { GatewayWsAdapter } from './link/gateway-ws.adapter';
 import { GatewayMetrics } from './metrics/gateway.metrics';
+import { startBalancer } from './balancer/balancer.main';
 
 const log = logger('main');
 
@@ -113,8 +114,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   try {
-    bootConfig();
-    node = await startNode();
+    const { config } = bootConfig();
+    if (config.role === 'balancer') {
+      setLogLevel(config.log.level);
+      node = { config, ...(await startBalancer(config)) };
+    } else node = await startNode();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -15,6 +15,8 @@ const strictObject = z.strictObject;
 export const configSchema = z
   .object({
     mode: z.enum(['embedded', 'cluster']).default('embedded'),
+    /** what this process is: a gateway node, or the :8080 balancer in front of the nodes (cluster mode) */
+    role: z.enum(['node', 'balancer']).default('node'),
     node: strictObject({
       /** unique per process; defaults to <hostname>-<pid> */
       id: z
@@ -37,6 +39,12 @@ export const configSchema = z
       /** upgrades per source IP per window before 429 */
       ratePerIp: z.number().int().positive().default(100),
       rateWindowSec: z.number().int().positive().default(1),
+      /**
+       * addresses of proxies in front of the node (our balancer, HAProxy, nginx) whose
+       * X-Forwarded-For is believed: the client's address (rate limit, session ip) is then the
+       * right-most forwarded address that is not itself a trusted proxy. Empty: the socket's peer
+       */
+      trustedProxies: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
     }).prefault({}),
     auth: strictObject({
       /** HS256 shared secret */
@@ -161,6 +169,8 @@ export const configSchema = z
       adminToken: z.string().optional(),
       /** how long a health dependency may take to answer before it counts as down */
       healthTimeoutMs: ms.default(1500),
+      /** how often GET /api/live (the admin UI's stream) sends a fresh overview */
+      liveIntervalMs: ms.min(250).default(2000),
     }).prefault({}),
     webhook: strictObject({
       /** `Authorization: Bearer <token>` on POST /webhook/v1 (Alertmanager's http_config.authorization, Grafana's header credentials) */
@@ -228,6 +238,23 @@ export const configSchema = z
        */
       drainSpreadRatio: z.number().gt(0).max(1).default(0.8),
     }).prefault({}),
+    /** the balancer role (GATEWAY_ROLE=balancer): one port for /ws (proxied to a node), /api/dispatch, the API and the UI */
+    balancer: strictObject({
+      host: nonEmpty.default('127.0.0.1'),
+      port: port.default(8080),
+      /** how a new link picks its node: in turn, the fewest links (live load), or by user id (a user's links land together) */
+      strategy: z.enum(['round_robin', 'least_conn', 'consistent_hash']).default('least_conn'),
+      /** how often each node's /health/ready is probed; a node failing a probe or an upgrade is out at once, back when a probe passes */
+      checkIntervalMs: ms.default(10000),
+      /** a probe not answered within this fails */
+      checkTimeoutMs: ms.default(2000),
+      /** nodes an upgrade is tried on (a node refusing with 503 or not answering) before the client gets 503 */
+      upgradeAttempts: z.number().int().min(1).max(10).default(3),
+      /** connecting to a node and reading its upgrade answer may take this long before the next node is tried */
+      connectTimeoutMs: ms.default(3000),
+      /** the admin API calls the balancer passes on to a node (kick, push, clients) may take this long */
+      forwardTimeoutMs: ms.default(5000),
+    }).prefault({}),
     log: strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   })
   .strict();
@@ -259,6 +286,8 @@ export function crossCheck(raw: Record<string, any>): { path: string; message: s
     });
   for (const key of ['token', 'hmacSecret', 'basicPassword'] as const)
     if (typeof webhook[key] === 'string' && webhook[key].length < 16) problems.push({ path: `webhook.${key}`, message: 'must be at least 16 characters' });
+  if (raw.role === 'balancer' && raw.mode !== 'cluster')
+    problems.push({ path: 'role', message: 'the balancer finds its nodes in etcd: set mode to cluster (GATEWAY_MODE=cluster)' });
   const gwPort = gateway.port ?? 9002;
   if (gwPort !== 0 && gwPort === (governance.port ?? 9003) && (gateway.host ?? '127.0.0.1') === (governance.host ?? '127.0.0.1'))
     problems.push({ path: 'governance.port', message: 'must differ from gateway.port' });

@@ -8,6 +8,7 @@ type Resolved = LoadedConfig['config'];
  */
 export class GatewayConfig {
   readonly mode!: Resolved['mode'];
+  readonly role!: Resolved['role'];
   readonly node!: Resolved['node'];
   readonly gateway!: Resolved['gateway'];
   readonly upgrader!: Resolved['upgrader'];
@@ -27,6 +28,7 @@ export class GatewayConfig {
   readonly rebalance!: Resolved['rebalance'];
   readonly shutdown!: Resolved['shutdown'];
   readonly shedding!: Resolved['shedding'];
+  readonly balancer!: Resolved['balancer'];
   readonly log!: Resolved['log'];
 
   static from(config: Resolved): GatewayConfig {

@@ -13,12 +13,11 @@ import type { Refusal } from '../link/refuse';
 import type { Session } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { newSid } from '../session/sid';
+import { clientAddress } from './client-address';
 import { JwtVerifier, TokenError } from './jwt.verifier';
+import { extractToken, parseProtocols } from './token';
 
 const log = logger('upgrader');
-
-/** Subprotocol carrying the token for browsers, which cannot set headers: `bearer.<jwt>`. */
-export const TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
 export type UpgradeResult =
   'ok' | 'bad_request' | 'not_found' | 'draining' | 'shedding' | 'full' | 'rate_limited' | 'forbidden_origin' | 'unauthorized' | 'unavailable' | 'aborted';
@@ -46,6 +45,7 @@ const no = (
 export class UpgraderService extends Admission {
   private readonly limiter: RateLimiterMemory;
   private readonly origins: ReadonlySet<string>;
+  private readonly proxies: ReadonlySet<string>;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -59,6 +59,7 @@ export class UpgraderService extends Admission {
     super();
     this.limiter = new RateLimiterMemory({ points: config.upgrader.ratePerIp, duration: config.upgrader.rateWindowSec });
     this.origins = new Set(config.upgrader.allowedOrigins);
+    this.proxies = new Set(config.upgrader.trustedProxies);
   }
 
   async admit(req: IncomingMessage): Promise<AdmissionDecision> {
@@ -66,7 +67,7 @@ export class UpgraderService extends Admission {
     if (url.pathname !== this.config.gateway.path) return no('not_found', 404, 'not_found', `WebSocket endpoint is ${this.config.gateway.path}`);
     if (!this.state.accepting) return this.notAccepting();
     if (this.links.registry.size >= this.config.gateway.maxConnections) return no('full', 503, 'full', 'node is at capacity', { 'Retry-After': '1' });
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(req, this.proxies);
     try {
       await this.limiter.consume(ip);
     } catch {
@@ -141,22 +142,4 @@ function parseResume(value: string | null): ResumeCursor | undefined | 'bad' {
   if (value === '') return { seq: 0 };
   const m = /^([A-Za-z0-9_-]{1,32}):(\d{1,15})$/.exec(value);
   return m ? { epoch: m[1], seq: Number(m[2]) } : 'bad';
-}
-
-function parseProtocols(header: string | undefined): Set<string> {
-  return new Set(
-    (header ?? '')
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean),
-  );
-}
-
-function extractToken(req: IncomingMessage, url: URL, offered: ReadonlySet<string>): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth && /^bearer /i.test(auth)) return auth.slice(7).trim();
-  const query = url.searchParams.get('token');
-  if (query) return query;
-  for (const p of offered) if (p.startsWith(TOKEN_PROTOCOL_PREFIX)) return p.slice(TOKEN_PROTOCOL_PREFIX.length);
-  return undefined;
 }

@@ -5,12 +5,13 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { GLOBAL_MODULE_METADATA, MODULE_METADATA } from '@nestjs/common/constants';
 import { AppModule } from './app.module';
+import { BalancerModule } from './balancer/balancer.module';
 
 type ModuleRef = (abstract new (...args: never[]) => unknown) | { module: { name: string } };
 
 const nameOf = (m: ModuleRef) => ('module' in m ? m.module.name : m.name);
 
-/** every module reachable from AppModule -> the names it imports, in declaration order */
+/** every module reachable from the roots (the node's AppModule, the balancer role's BalancerModule) -> the names it imports, in declaration order */
 function graph(): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const walk = (m: ModuleRef) => {
@@ -21,6 +22,7 @@ function graph(): Map<string, string[]> {
     imports.forEach(walk);
   };
   walk(AppModule);
+  walk(BalancerModule);
   return out;
 }
 
@@ -52,6 +54,7 @@ describe('module graph', () => {
       for (const i of (Reflect.getMetadata(MODULE_METADATA.IMPORTS, m) ?? []) as ModuleRef[]) walk(i, seen);
     };
     walk(AppModule, new Set());
+    walk(BalancerModule, new Set());
     assert.deepEqual(globals, []);
   });
 });

@@ -9,7 +9,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 # CPU that Redis, the broker and the node's own I/O need at the moment of a full GC (the p99).
 NODE_FLAGS := --max-semi-space-size=16 --v8-pool-size=1
 
-.PHONY: help setup deps deps_stop build run test ut it e2e chaos fuzz fmt lint bench e2e_up e2e_down run_gateway run_gateway_only run_backend token clean
+.PHONY: help setup deps deps_stop build run demo run_balancer test ut it e2e chaos fuzz fmt lint bench e2e_up e2e_down run_gateway run_gateway_only run_backend token clean
 
 help: ## list the targets
 	@grep -E '^[a-z_]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -19,12 +19,13 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 	@touch $@
 	@node -e "const ok=(()=>{try{require('node-gyp-build')(require('path').dirname(require.resolve('bufferutil')));return true}catch{return false}})(); console.log('bufferutil native addon:', ok ? 'loaded' : 'NOT loaded (ws falls back to JS)')"
 
-setup: $(NODE_MODULES_STAMP) ## npm dependencies plus the test tools (prometheus + promtool, alertmanager + amtool, redis, etcd) from Debian
+setup: $(NODE_MODULES_STAMP) ## npm dependencies plus the test tools (prometheus + promtool, alertmanager + amtool, redis, etcd, chromium for the UI and browser tests) from Debian
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v etcd >/dev/null || missing="$$missing etcd-server etcd-client"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 deps: setup ## start Redis, etcd and Kafka natively (scripts/deps.sh)
@@ -88,6 +89,13 @@ run_gateway: build ## dependencies (compose, or native without a Docker engine),
 
 run_gateway_only: build ## a cluster-mode node against already running Redis, Kafka and etcd
 	GATEWAY_MODE=cluster GATEWAY_JWT_SECRET=$${GATEWAY_JWT_SECRET:-dev-cluster-secret-0123456789} \
+	GATEWAY_ADMIN_TOKEN=$${GATEWAY_ADMIN_TOKEN:-dev-cluster-admin-token-0123} node $(NODE_FLAGS) dist/src/main.js
+
+demo: deps build ## the whole system: Redis/etcd/Kafka, three nodes, the :8080 balancer + UI, the example backend, named clients (Ctrl-C stops)
+	node scripts/demo.js
+
+run_balancer: build ## the :8080 balancer in front of the cluster-mode nodes in etcd (same secrets as run_gateway_only)
+	GATEWAY_ROLE=balancer GATEWAY_MODE=cluster GATEWAY_JWT_SECRET=$${GATEWAY_JWT_SECRET:-dev-cluster-secret-0123456789} \
 	GATEWAY_ADMIN_TOKEN=$${GATEWAY_ADMIN_TOKEN:-dev-cluster-admin-token-0123} node $(NODE_FLAGS) dist/src/main.js
 
 run_backend: build ## the example gRPC backend against the running etcd and Kafka (biz demo)

@@ -161,6 +161,8 @@ export const configSchema = z
       adminToken: z.string().optional(),
       /** how long a health dependency may take to answer before it counts as down */
       healthTimeoutMs: ms.default(1500),
+      /** how often GET /api/live (the admin UI's stream) sends a fresh overview */
+      liveIntervalMs: ms.min(250).default(2000),
     }).prefault({}),
     webhook: strictObject({
       /** `Authorization: Bearer <token>` on POST /webhook/v1 (Alertmanager's http_config.authorization, Grafana's header credentials) */

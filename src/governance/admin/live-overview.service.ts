@@ -106,12 +106,17 @@ export class LiveOverview implements BeforeApplicationShutdown {
     res.write(chunk);
   }
 
-  beforeApplicationShutdown(): void {
+  /** ends every stream (the final chunk of each response) and takes no new ones: the node is going */
+  endAll(): void {
     this.closed = true;
     this.stop();
     for (const res of [...this.streams]) {
       this.streams.delete(res);
       res.end();
     }
+  }
+
+  beforeApplicationShutdown(): void {
+    this.endAll();
   }
 }

@@ -17,7 +17,13 @@ function ErrorBox({ error }: { error?: ApiError | null }) {
   if (!error) return null;
   return html`<div class="error" role="alert">
     <strong>${error.status ? `${error.status} ${error.error}` : error.error}</strong>: ${error.message}
-    ${error.problems?.length ? html`<ul>${error.problems.map((p) => html`<li><code>${p.field}</code> ${p.message}</li>`)}</ul>` : null}
+    ${
+      error.problems?.length
+        ? html`<ul>
+            ${error.problems.map((p) => html`<li><code>${p.field}</code> ${p.message}</li>`)}
+          </ul>`
+        : null
+    }
   </div>`;
 }
 
@@ -46,7 +52,15 @@ function SignIn({ onToken, message }: { onToken: (t: string) => void; message?: 
     <form onSubmit=${submit} class="card">
       <h1>Gateway admin</h1>
       <label for="token">Admin token</label>
-      <input id="token" name="token" type="password" autocomplete="current-password" value=${token} onInput=${(e: any) => setToken(e.currentTarget.value)} autofocus />
+      <input
+        id="token"
+        name="token"
+        type="password"
+        autocomplete="current-password"
+        value=${token}
+        onInput=${(e: any) => setToken(e.currentTarget.value)}
+        autofocus
+      />
       <button type="submit" disabled=${busy}>${busy ? 'Checking…' : 'Sign in'}</button>
       ${error ? html`<p class="error" role="alert" data-testid="signin-error">${error}</p>` : null}
       <p class="hint">The token stays in this tab (sessionStorage) and goes to the API as a bearer header.</p>
@@ -60,23 +74,37 @@ function Nodes({ o, now }: { o: Overview; now: number }) {
   return html`<section class="card" data-testid="nodes">
     <h2>Nodes <small>${o.nodes.length} · leader ${o.leader ?? 'none'}</small></h2>
     <table>
-      <thead><tr><th>node</th><th>health</th><th>state</th><th>links</th><th>users</th><th>capacity</th><th>last check</th></tr></thead>
+      <thead>
+        <tr>
+          <th>node</th>
+          <th>health</th>
+          <th>state</th>
+          <th>links</th>
+          <th>users</th>
+          <th>capacity</th>
+          <th>last check</th>
+        </tr>
+      </thead>
       <tbody>
         ${o.nodes.map(
-          (n) => html`<tr data-node=${n.id} data-healthy=${String(n.healthy)} class=${n.healthy ? '' : 'down'}>
-            <td>
-              <span class="mono">${n.id}</span>
-              ${n.leader ? html` <span class="badge leader">leader</span>` : null}
-              ${n.id === o.self ? html` <span class="badge">this ${o.source}</span>` : null}
-              <div class="sub">${n.wsUrl}</div>
-            </td>
-            <td><span class=${`badge ${n.healthy ? 'ok' : 'bad'}`} data-testid="health">${n.healthy ? 'healthy' : 'unhealthy'}</span>${n.error ? html`<div class="sub">${n.error}</div>` : null}</td>
-            <td><span class=${`badge state-${n.state}`}>${n.state}</span></td>
-            <td class="num">${n.online}</td>
-            <td class="num">${n.users}</td>
-            <td class="num">${n.capacity}</td>
-            <td title=${time(n.lastCheck)}>${ago(n.lastCheck, now)}</td>
-          </tr>`,
+          (n) =>
+            html`<tr data-node=${n.id} data-healthy=${String(n.healthy)} class=${n.healthy ? '' : 'down'}>
+              <td>
+                <span class="mono">${n.id}</span>
+                ${n.leader ? html` <span class="badge leader">leader</span>` : null}
+                ${n.id === o.self ? html` <span class="badge">this ${o.source}</span>` : null}
+                <div class="sub">${n.wsUrl}</div>
+              </td>
+              <td>
+                <span class=${`badge ${n.healthy ? 'ok' : 'bad'}`} data-testid="health">${n.healthy ? 'healthy' : 'unhealthy'}</span
+                >${n.error ? html`<div class="sub">${n.error}</div>` : null}
+              </td>
+              <td><span class=${`badge state-${n.state}`}>${n.state}</span></td>
+              <td class="num">${n.online}</td>
+              <td class="num">${n.users}</td>
+              <td class="num">${n.capacity}</td>
+              <td title=${time(n.lastCheck)}>${ago(n.lastCheck, now)}</td>
+            </tr>`,
         )}
       </tbody>
     </table>
@@ -98,7 +126,7 @@ function Clients({ api, tick, onAuth }: { api: Api; tick: number; onAuth: () => 
   const [reason, setReason] = useState('');
   const [notice, setNotice] = useState('');
 
-  const guard = async <T,>(work: Promise<Result<T>>): Promise<Result<T> | undefined> => {
+  const guard = async <T>(work: Promise<Result<T>>): Promise<Result<T> | undefined> => {
     try {
       return await work;
     } catch (err) {
@@ -157,39 +185,76 @@ function Clients({ api, tick, onAuth }: { api: Api; tick: number; onAuth: () => 
       <input name="q" placeholder="search…" value=${text} onInput=${(e: any) => setText(e.currentTarget.value)} />
       <input name="biz" placeholder="biz (optional)" value=${biz} onInput=${(e: any) => setBiz(e.currentTarget.value)} />
       <button type="submit">Search</button>
-      ${applied.text || applied.biz
-        ? html`<button type="button" class="ghost" onClick=${() => {
-            setText('');
-            setBiz('');
-            setCursors([]);
-            setApplied({ mode, text: '', biz: '' });
-          }}>Clear</button>`
-        : null}
+      ${
+        applied.text || applied.biz
+          ? html`<button
+              type="button"
+              class="ghost"
+              onClick=${() => {
+                setText('');
+                setBiz('');
+                setCursors([]);
+                setApplied({ mode, text: '', biz: '' });
+              }}
+            >
+              Clear
+            </button>`
+          : null
+      }
     </form>
     <${ErrorBox} error=${error} />
     ${notice ? html`<p class="notice" data-testid="notice">${notice}</p>` : null}
     <table>
-      <thead><tr><th>name</th><th>user</th><th>biz</th><th>device</th><th>node</th><th>since</th><th></th></tr></thead>
+      <thead>
+        <tr>
+          <th>name</th>
+          <th>user</th>
+          <th>biz</th>
+          <th>device</th>
+          <th>node</th>
+          <th>since</th>
+          <th></th>
+        </tr>
+      </thead>
       <tbody>
-        ${rows.length === 0 ? html`<tr><td colspan="7" class="empty">no clients</td></tr>` : null}
+        ${
+          rows.length === 0
+            ? html`<tr>
+                <td colspan="7" class="empty">no clients</td>
+              </tr>`
+            : null
+        }
         ${rows.map(
-          (s) => html`<tr data-sid=${s.sid} data-name=${s.name ?? ''}>
-            <td>${s.name ?? html`<span class="sub">—</span>`}<div class="sub mono">${s.sid}</div></td>
-            <td class="mono">${s.userId}</td>
-            <td>${s.bizId}</td>
-            <td>${s.deviceId ?? '—'}</td>
-            <td class="mono">${s.node}</td>
-            <td title=${new Date(s.connectedAt).toLocaleString()}>${time(s.connectedAt)}</td>
-            <td>
-              ${kicking === s.sid
-                ? html`<form class="row" onSubmit=${(e: Event) => kick(e, s.sid)} data-testid="kick-form">
-                    <input name="reason" placeholder="reason" value=${reason} onInput=${(e: any) => setReason(e.currentTarget.value)} autofocus maxlength="120" />
-                    <button type="submit" class="danger">Kick</button>
-                    <button type="button" class="ghost" onClick=${() => setKicking(null)}>Cancel</button>
-                  </form>`
-                : html`<button type="button" class="danger ghost" onClick=${() => (setKicking(s.sid), setReason(''))}>Kick…</button>`}
-            </td>
-          </tr>`,
+          (s) =>
+            html`<tr data-sid=${s.sid} data-name=${s.name ?? ''}>
+              <td>
+                ${s.name ?? html`<span class="sub">—</span>`}
+                <div class="sub mono">${s.sid}</div>
+              </td>
+              <td class="mono">${s.userId}</td>
+              <td>${s.bizId}</td>
+              <td>${s.deviceId ?? '—'}</td>
+              <td class="mono">${s.node}</td>
+              <td title=${new Date(s.connectedAt).toLocaleString()}>${time(s.connectedAt)}</td>
+              <td>
+                ${
+                  kicking === s.sid
+                    ? html`<form class="row" onSubmit=${(e: Event) => kick(e, s.sid)} data-testid="kick-form">
+                        <input
+                          name="reason"
+                          placeholder="reason"
+                          value=${reason}
+                          onInput=${(e: any) => setReason(e.currentTarget.value)}
+                          autofocus
+                          maxlength="120"
+                        />
+                        <button type="submit" class="danger">Kick</button>
+                        <button type="button" class="ghost" onClick=${() => setKicking(null)}>Cancel</button>
+                      </form>`
+                    : html`<button type="button" class="danger ghost" onClick=${() => (setKicking(s.sid), setReason(''))}>Kick…</button>`
+                }
+              </td>
+            </tr>`,
         )}
       </tbody>
     </table>
@@ -217,7 +282,17 @@ function Push({ api, onAuth }: { api: Api; onAuth: () => void }) {
     } catch (err) {
       return setError({ status: 0, error: 'bad_json', message: `the body is not JSON: ${(err as Error).message}` });
     }
-    const to = kind === 'all' ? { all: true } : kind === 'room' ? { room: target.trim() } : { users: target.split(',').map((u) => u.trim()).filter(Boolean) };
+    const to =
+      kind === 'all'
+        ? { all: true }
+        : kind === 'room'
+          ? { room: target.trim() }
+          : {
+              users: target
+                .split(',')
+                .map((u) => u.trim())
+                .filter(Boolean),
+            };
     try {
       const r = await api.push({ bizId: bizId.trim(), to, body: parsed });
       if (!r.ok) return setError(r.error);
@@ -252,12 +327,23 @@ function Backends({ o }: { o: Overview }) {
     <h2>Backends <small>as ${o.self} sees them</small></h2>
     ${o.backends.length === 0 ? html`<p class="empty">no backend registered (uplinks use the echo or fail)</p>` : null}
     ${o.backends.map(
-      (b) => html`<div class="biz"><h3>${b.bizId}</h3>
-        <table><tbody>
-          ${b.instances.map(
-            (i) => html`<tr><td class="mono">${i.instance}</td><td class="mono">${i.addr}</td><td><span class=${`badge circuit-${i.circuit}`}>${i.circuit}</span></td><td class="num" title="requests in flight">${i.outstanding}</td></tr>`,
-          )}
-        </tbody></table></div>`,
+      (b) =>
+        html`<div class="biz">
+          <h3>${b.bizId}</h3>
+          <table>
+            <tbody>
+              ${b.instances.map(
+                (i) =>
+                  html`<tr>
+                    <td class="mono">${i.instance}</td>
+                    <td class="mono">${i.addr}</td>
+                    <td><span class=${`badge circuit-${i.circuit}`}>${i.circuit}</span></td>
+                    <td class="num" title="requests in flight">${i.outstanding}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>`,
     )}
   </section>`;
 }
@@ -265,29 +351,91 @@ function Backends({ o }: { o: Overview }) {
 function Operator({ o, now }: { o: Overview; now: number }) {
   return html`<section class="card" data-testid="operator">
     <h2>Alerts received</h2>
-    ${o.alerts.length === 0
-      ? html`<p class="empty">none</p>`
-      : html`<table><thead><tr><th>received</th><th>node</th><th>alert</th><th>status</th><th>value / threshold</th><th>via</th></tr></thead><tbody>
-          ${o.alerts.map(
-            (a) => html`<tr><td title=${new Date(a.receivedAt).toLocaleString()}>${ago(a.receivedAt, now)}</td><td class="mono">${a.nodeId}</td><td>${a.alertname}</td>
-              <td><span class=${`badge ${a.status === 'firing' ? 'bad' : 'ok'}`}>${a.status}</span></td><td class="num">${a.value ?? '—'} / ${a.threshold ?? '—'}</td><td>${a.source} → ${a.receivedBy}</td></tr>`,
-          )}
-        </tbody></table>`}
+    ${
+      o.alerts.length === 0
+        ? html`<p class="empty">none</p>`
+        : html`<table>
+            <thead>
+              <tr>
+                <th>received</th>
+                <th>node</th>
+                <th>alert</th>
+                <th>status</th>
+                <th>value / threshold</th>
+                <th>via</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${o.alerts.map(
+                (a) =>
+                  html`<tr>
+                    <td title=${new Date(a.receivedAt).toLocaleString()}>${ago(a.receivedAt, now)}</td>
+                    <td class="mono">${a.nodeId}</td>
+                    <td>${a.alertname}</td>
+                    <td><span class=${`badge ${a.status === 'firing' ? 'bad' : 'ok'}`}>${a.status}</span></td>
+                    <td class="num">${a.value ?? '—'} / ${a.threshold ?? '—'}</td>
+                    <td>${a.source} → ${a.receivedBy}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+    }
     <h2>Directives</h2>
-    ${o.directives.length === 0
-      ? html`<p class="empty">none</p>`
-      : html`<table><thead><tr><th>node</th><th>action</th><th>reason</th><th>target</th><th>issued</th><th>by</th></tr></thead><tbody>
-          ${o.directives.map(
-            (d) => html`<tr><td class="mono">${d.nodeId}</td><td><span class=${`badge action-${d.action}`}>${d.action}</span></td><td>${d.reason}</td>
-              <td>${d.targetLinks ?? '—'}${d.toward?.length ? ` → ${d.toward.join(', ')}` : ''}</td><td>${ago(d.issuedAt, now)}</td><td class="mono">${d.by}</td></tr>`,
-          )}
-        </tbody></table>`}
+    ${
+      o.directives.length === 0
+        ? html`<p class="empty">none</p>`
+        : html`<table>
+            <thead>
+              <tr>
+                <th>node</th>
+                <th>action</th>
+                <th>reason</th>
+                <th>target</th>
+                <th>issued</th>
+                <th>by</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${o.directives.map(
+                (d) =>
+                  html`<tr>
+                    <td class="mono">${d.nodeId}</td>
+                    <td><span class=${`badge action-${d.action}`}>${d.action}</span></td>
+                    <td>${d.reason}</td>
+                    <td>${d.targetLinks ?? '—'}${d.toward?.length ? ` → ${d.toward.join(', ')}` : ''}</td>
+                    <td>${ago(d.issuedAt, now)}</td>
+                    <td class="mono">${d.by}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+    }
     <h2>Moves made</h2>
-    ${o.moves.length === 0
-      ? html`<p class="empty">none</p>`
-      : html`<table><thead><tr><th>node</th><th>reason</th><th>links</th><th>last</th></tr></thead><tbody>
-          ${o.moves.map((m) => html`<tr><td class="mono">${m.node}</td><td>${m.reason}</td><td class="num">${m.count}</td><td>${ago(m.at, now)}</td></tr>`)}
-        </tbody></table>`}
+    ${
+      o.moves.length === 0
+        ? html`<p class="empty">none</p>`
+        : html`<table>
+            <thead>
+              <tr>
+                <th>node</th>
+                <th>reason</th>
+                <th>links</th>
+                <th>last</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${o.moves.map(
+                (m) =>
+                  html`<tr>
+                    <td class="mono">${m.node}</td>
+                    <td>${m.reason}</td>
+                    <td class="num">${m.count}</td>
+                    <td>${ago(m.at, now)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+    }
   </section>`;
 }
 
@@ -327,15 +475,17 @@ function Dashboard({ api, onSignOut }: { api: Api; onSignOut: (message?: string)
       <button type="button" class="ghost" onClick=${() => onSignOut()}>Sign out</button>
     </header>
     ${o?.warnings?.length ? html`<div class="error" role="alert">${o.warnings.map((w) => html`<div>${w}</div>`)}</div>` : null}
-    ${o
-      ? html`<div class="grid">
-          <${Nodes} o=${o} now=${now} />
-          <${Push} api=${api} onAuth=${onAuth} />
-          <${Clients} api=${api} tick=${tick} onAuth=${onAuth} />
-          <${Backends} o=${o} />
-          <${Operator} o=${o} now=${now} />
-        </div>`
-      : html`<p class="boot">Waiting for the first overview…</p>`}
+    ${
+      o
+        ? html`<div class="grid">
+            <${Nodes} o=${o} now=${now} />
+            <${Push} api=${api} onAuth=${onAuth} />
+            <${Clients} api=${api} tick=${tick} onAuth=${onAuth} />
+            <${Backends} o=${o} />
+            <${Operator} o=${o} now=${now} />
+          </div>`
+        : html`<p class="boot">Waiting for the first overview…</p>`
+    }
   </div>`;
 }
 

@@ -49,7 +49,13 @@ export class OverviewService {
     const self = this.config.node.id!;
     const leader = this.leader.leaderId ?? null;
     const at = Date.now();
-    const nodes = this.sightings.nodes(at, listed, leader, { id: self, running: this.state.state === 'running', state: this.state.state }, warnings.find((w) => w.startsWith('node registry')));
+    const nodes = this.sightings.nodes(
+      at,
+      listed,
+      leader,
+      { id: self, running: this.state.state === 'running', state: this.state.state },
+      warnings.find((w) => w.startsWith('node registry')),
+    );
     return {
       at,
       source: 'node',

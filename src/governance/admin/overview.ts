@@ -68,7 +68,13 @@ export class NodeSightings {
    * as unhealthy. `listed` undefined = the registry did not answer (`error`): every node known
    * is shown as it was last seen, unhealthy, with the error.
    */
-  nodes(now: number, listed: NodeInfo[] | undefined, leader: string | null, self: { id: string; running: boolean; state: string }, error?: string): OverviewNode[] {
+  nodes(
+    now: number,
+    listed: NodeInfo[] | undefined,
+    leader: string | null,
+    self: { id: string; running: boolean; state: string },
+    error?: string,
+  ): OverviewNode[] {
     const out: OverviewNode[] = [];
     const shape = (info: NodeInfo, healthy: boolean, lastCheck: number | null, why?: string): OverviewNode => ({
       id: info.id,

@@ -79,7 +79,7 @@ export class UiAssets {
       if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return text(404, `no UI asset ${name}`);
       return text(500, `cannot read UI asset ${name}: ${code ?? (err as Error).message}`);
     }
-    if (page) body = Buffer.from(body.toString('utf8').replace('<base href="/">', `<base href="${this.mount}">`));
+    if (page) body = Buffer.from(body.toString('utf8').replace(/<base href="[^"]*"\s*\/?>/, `<base href="${this.mount}" />`));
     const etag = `"${createHash('sha1').update(body).digest('base64url').slice(0, 16)}"`;
     const out: Record<string, string> = {
       'content-type': TYPES[path.extname(name).toLowerCase()] ?? 'application/octet-stream',

@@ -507,4 +507,7 @@ function App() {
   return html`<${Dashboard} api=${api} onSignOut=${signOut} />`;
 }
 
-render(html`<${App} />`, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+// the static "Loading…" placeholder goes: render() adds to what the container holds
+root.textContent = '';
+render(html`<${App} />`, root);

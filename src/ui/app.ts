@@ -426,7 +426,7 @@ function Operator({ o, now }: { o: Overview; now: number }) {
             <tbody>
               ${o.moves.map(
                 (m) =>
-                  html`<tr>
+                  html`<tr data-move>
                     <td class="mono">${m.node}</td>
                     <td>${m.reason}</td>
                     <td class="num">${m.count}</td>

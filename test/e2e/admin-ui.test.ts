@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Browser, chromium, Page } from 'playwright-core';
+import { adminApi } from '../fixtures/admin';
 import { ADMIN_TOKEN, GatewayProcess, ROOT, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes } from '../fixtures/infra';
 import { hsToken } from '../fixtures/tokens';
@@ -170,6 +171,20 @@ describe('admin UI in a browser (two cluster nodes)', () => {
     await shot('7-push-refused');
   });
 
+  it("shows an operator's drain: the leader's directive, the node draining, and the moves it made", T, async () => {
+    const r = await adminApi(a.adminUrl).post(`/api/nodes/${a.nodeId}/drain`, {});
+    assert.equal(r.status, 202, r.text);
+    // alice is moved off the draining node: a redirect, then close 4010 (moved)
+    const closed = await links.alice.client.closed;
+    assert.equal(closed.code, 4010, JSON.stringify(closed));
+    const operator = page.getByTestId('operator');
+    await operator.locator('tr', { hasText: a.nodeId }).locator('.badge.action-drain').waitFor();
+    await operator.locator('tr[data-move]', { hasText: 'manual' }).waitFor();
+    assert.match(await operator.locator('tr[data-move]').first().innerText(), new RegExp(`${a.nodeId}\\s+manual\\s+1`));
+    await page.locator(`tr[data-node="${a.nodeId}"]`, { hasText: 'draining' }).waitFor();
+    await shot('8-drained');
+  });
+
   it('shows a SIGKILLed node turn unhealthy without a reload', H, async () => {
     const before = loads;
     assert.deepEqual(await b.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
@@ -179,7 +194,7 @@ describe('admin UI in a browser (two cluster nodes)', () => {
     assert.match(await row.innerText(), /unhealthy[\s\S]*gone from the registry/);
     await page.locator(`tr[data-node="${a.nodeId}"][data-healthy="true"]`).waitFor();
     assert.equal(loads, before, 'no page reload');
-    await shot('8-node-unhealthy');
+    await shot('9-node-unhealthy');
   });
 
   it('asked for nothing outside the node it was served from, and raised no script errors', () => {

@@ -8,6 +8,7 @@ import { nativeBufferUtilLoaded } from './common/native';
 import { ConfigError } from './config/config.loader';
 import { bootConfig } from './config/config.module';
 import { GatewayConfig } from './config/gateway.config';
+import { LiveOverview } from './governance/admin/live-overview.service';
 import { drainBeforeEarlyReplies, useGovernanceBodies } from './governance/governance-http';
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { GatewayWsAdapter } from './link/gateway-ws.adapter';
@@ -68,6 +69,8 @@ export async function startNode(): Promise<RunningNode> {
   const shutdown = (reason: string) =>
     (stopping ??= (async () => {
       await lifecycle.drain(reason);
+      // the admin UI's live streams end with their last chunk (the page sees a clean end) before the sockets close
+      app.get(LiveOverview).endAll();
       (app.getHttpServer() as Server).closeAllConnections?.();
       await app.close();
       log.info('stopped');

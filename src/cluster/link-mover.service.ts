@@ -7,6 +7,7 @@ import { LinkState } from '../link/link';
 import { LinkManager } from '../link/link.manager';
 import { GatewayMetrics } from '../metrics/gateway.metrics';
 import type { MoveReason } from './control';
+import { MoveLog, MoveRecord } from './move-log';
 import { candidatePeers, MOVE_TICK_MS, Pacer, PeerSpreader } from './move-plan';
 import { PeerDirectory } from './peer-directory.service';
 
@@ -52,6 +53,8 @@ export interface MoveRun {
 @Injectable()
 export class LinkMover implements OnApplicationShutdown {
   private run?: MoveRun;
+  /** what this node moved lately, for the admin overview */
+  private readonly log = new MoveLog();
 
   constructor(
     private readonly config: GatewayConfig,
@@ -69,6 +72,11 @@ export class LinkMover implements OnApplicationShutdown {
     this.run?.cancel();
   }
 
+  /** this node's recent mover runs that moved links, most recent first (bounded, in memory) */
+  recentMoves(): MoveRecord[] {
+    return this.log.recent();
+  }
+
   onApplicationShutdown(): void {
     this.cancel();
   }
@@ -82,6 +90,7 @@ export class LinkMover implements OnApplicationShutdown {
     const spreader = new PeerSpreader(plan.toward ?? []);
     const self = this.config.node.id;
     let moved = 0;
+    const record = this.log.begin(self!, plan.reason);
     let warnedNoPeer = false;
     let timer: NodeJS.Timeout | undefined;
     let finish!: (r: MoveResult) => void;
@@ -112,6 +121,7 @@ export class LinkMover implements OnApplicationShutdown {
         moving.add(link);
         link.onClosed(() => moving.delete(link));
         moved++;
+        record(1);
         this.metrics.linkMoves.inc({ reason: plan.reason });
         const s = link.session;
         this.events.emit({

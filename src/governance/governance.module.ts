@@ -20,15 +20,20 @@ import { SessionModule } from '../session/session.module';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { AdminController } from './admin/admin.controller';
 import { ControlController } from './admin/control.controller';
+import { LiveOverview } from './admin/live-overview.service';
+import { OverviewController } from './admin/overview.controller';
+import { OverviewService } from './admin/overview.service';
 import { ApiErrorFilter } from './api-error.filter';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { SdController } from './sd/sd.controller';
+import { UiController } from './ui/ui.controller';
 import { WebhookController } from './webhook/webhook.controller';
 
 /**
  * The governance app's routes (:9003): terminus health, Prometheus metrics, the admin API
- * (with the operator's drain / shed / undrain), the alert webhook.
+ * (with the operator's drain / shed / undrain, and the overview, live stream and query the
+ * admin UI reads), the admin web UI itself at /ui, the alert webhook.
  * They read and act on the node through the parts' modules, like any other part.
  */
 @Module({
@@ -46,7 +51,7 @@ import { WebhookController } from './webhook/webhook.controller';
     EtcdModule,
     KafkaModule,
   ],
-  controllers: [HealthController, MetricsController, AdminController, ControlController, WebhookController, SdController],
+  controllers: [HealthController, MetricsController, AdminController, ControlController, OverviewController, WebhookController, SdController, UiController],
   providers: [
     {
       // what /health checks: the dependencies of the mode. Readiness needs only the session
@@ -67,6 +72,8 @@ import { WebhookController } from './webhook/webhook.controller';
           : { probes: [] },
     },
     AdminTokenGuard,
+    OverviewService,
+    LiveOverview,
     { provide: APP_FILTER, useClass: ApiErrorFilter },
   ],
 })

@@ -7,6 +7,8 @@ import { BalancerMetrics } from './balancer.metrics';
 import { NoNodeError, NodeApi } from './node-api.service';
 import { NodePool } from './node-pool.service';
 import { BalancerOverview } from './overview.service';
+import { LiveOverview } from '../governance/admin/live-overview.service';
+import { UiAssets } from '../governance/ui/ui-assets';
 
 /**
  * The balancer's HTTP routes on its one port (the WebSocket upgrades on the same port are
@@ -22,7 +24,10 @@ export class BalancerController {
     private readonly api: NodeApi,
     private readonly metrics: BalancerMetrics,
     private readonly overview: BalancerOverview,
+    private readonly liveStream: LiveOverview,
   ) {}
+
+  private readonly assets = new UiAssets({ mount: '/' });
 
   private healthReport() {
     const nodes = this.pool.all();
@@ -98,15 +103,34 @@ export class BalancerController {
 
   @Get('api/overview')
   @UseGuards(AdminTokenGuard)
-  snapshot(@Headers('authorization') authorization?: string) {
-    return this.overview.snapshot(authorization);
+  snapshot() {
+    return this.overview.snapshot();
   }
 
-  /** the overview as Server-Sent Events, every governance.liveIntervalMs (see BalancerOverview.stream) */
+  /** the overview as Server-Sent Events: event `overview` at once and every governance.liveIntervalMs */
   @Get('api/live')
   @UseGuards(AdminTokenGuard)
-  live_(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Headers('authorization') authorization?: string) {
-    this.overview.stream(req.raw, reply, authorization);
+  stream(@Res() reply: FastifyReply): void {
+    reply.hijack();
+    this.liveStream.attach(reply.raw);
+  }
+
+  // the admin UI at / (no auth: the page asks for the admin token); HEAD answers with the GET route
+  @Get()
+  page(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.ui(req, reply);
+  }
+
+  /** the bundle's files (content-hashed names at the mount's root); static routes (health, metrics) win over this one */
+  @Get(':file')
+  asset(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.ui(req, reply);
+  }
+
+  private ui(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    reply.hijack();
+    const rel = (req.raw.url ?? '/').split('?')[0].replace(/^\/+/, '');
+    return this.assets.serve(rel, req.raw, reply.raw);
   }
 
   /** every other admin route (clients, query, kick, push, rooms, nodes and their drain/shed/undrain) is a node's */

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '../config/config.module';
 import { GatewayConfig } from '../config/gateway.config';
 import { AdminTokenGuard } from '../governance/admin/admin-token.guard';
+import { LiveOverview } from '../governance/admin/live-overview.service';
+import { OverviewSource } from '../governance/admin/overview';
 import { EtcdConnection } from '../infra/etcd/etcd.connection';
 import { EtcdModule } from '../infra/etcd/etcd.module';
 import { EtcdNodeWatch } from '../infra/etcd/etcd-node.watch';
@@ -35,6 +37,8 @@ import { WsProxy } from './ws-proxy.service';
     WsProxy,
     NodeApi,
     BalancerOverview,
+    { provide: OverviewSource, useExisting: BalancerOverview },
+    LiveOverview,
     JwtVerifier,
     AdminTokenGuard,
   ],

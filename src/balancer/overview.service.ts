@@ -1,50 +1,39 @@
-import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
-import type { IncomingMessage } from 'node:http';
+import { Injectable } from '@nestjs/common';
 import { GatewayConfig } from '../config/gateway.config';
+import { Overview, OverviewNode, OverviewSource } from '../governance/admin/overview';
 import { NodeApi } from './node-api.service';
 import { NodePool, PooledNode } from './node-pool.service';
 import { WsProxy } from './ws-proxy.service';
 
 /** one gateway node as GET /api/backends and the UI show it from the balancer */
-export interface BalancedNode {
-  id: string;
+export interface BalancedNode extends OverviewNode {
+  /** the node's WebSocket URL (the original system's name for it) */
   url: string;
-  wsUrl: string;
-  adminUrl: string;
-  state: string;
-  /** links the node reports (all of them, through any balancer or direct) */
+  /** links the node reports (all of them: through any balancer, or direct) */
   links: number;
-  online: number;
-  users: number;
-  capacity: number;
   /** links this balancer proxies to it */
   proxied: number;
-  healthy: boolean;
+  /** still registered in etcd (false: its lease ended or it deregistered, kept for a minute) */
   registered: boolean;
-  lastCheck: number | null;
-  error?: string;
   strategy: string;
-  leader: boolean;
 }
 
-const HEARTBEAT_MS = 15_000;
-
 /**
- * The UI's overview as the balancer serves it: what a node's /api/overview says about the cluster
- * (leader, backends, alerts, directives, moves), with the node list replaced by this balancer's
- * own view (its probes, the links it proxies, the nodes whose registration ended lately).
+ * The UI's overview as the balancer serves it: what a node's /api/overview says about the
+ * cluster (leader, backends, alerts, directives, moves), with the node list replaced by this
+ * balancer's own view (its probes, the links it proxies, the nodes whose registration ended
+ * lately). Asked with the balancer's admin token, which is the nodes' own.
  */
 @Injectable()
-export class BalancerOverview implements BeforeApplicationShutdown {
-  private readonly streams = new Set<() => void>();
-
+export class BalancerOverview extends OverviewSource {
   constructor(
     private readonly config: GatewayConfig,
     private readonly pool: NodePool,
     private readonly proxy: WsProxy,
     private readonly api: NodeApi,
-  ) {}
+  ) {
+    super();
+  }
 
   nodes(leader: string | null = null): BalancedNode[] {
     const shape = (n: PooledNode, registered: boolean): BalancedNode => ({
@@ -68,68 +57,30 @@ export class BalancerOverview implements BeforeApplicationShutdown {
     return [...this.pool.all().map((n) => shape(n, true)), ...this.pool.recentlyGone().map((n) => shape(n, false))];
   }
 
-  async snapshot(authorization?: string): Promise<Record<string, unknown>> {
-    let cluster: Record<string, unknown> = {};
+  async snapshot(): Promise<Overview> {
+    let cluster: Partial<Overview> = {};
     const warnings: string[] = [];
     try {
-      const res = await this.api.call('GET', '/api/overview', authorization);
-      if (res.status === 200 && typeof res.body === 'object' && res.body !== null) cluster = res.body as Record<string, unknown>;
+      const res = await this.api.call('GET', '/api/overview', `Bearer ${this.config.governance.adminToken ?? ''}`);
+      if (res.status === 200 && typeof res.body === 'object' && res.body !== null) cluster = res.body as Overview;
       else warnings.push(`node ${res.node} answered /api/overview with ${res.status}`);
     } catch (err) {
-      warnings.push(`cluster view unavailable: ${(err as Error).message}`);
+      warnings.push(`the cluster's view (leader, backends, alerts, moves) is unavailable: ${(err as Error).message}`);
     }
     const leader = typeof cluster.leader === 'string' ? cluster.leader : null;
-    const nodeWarnings = Array.isArray(cluster.warnings) ? (cluster.warnings as string[]) : [];
+    const all = [...(cluster.warnings ?? []), ...warnings];
     return {
-      backends: [],
-      alerts: [],
-      directives: [],
-      moves: [],
-      ...cluster,
+      backends: cluster.backends ?? [],
+      alerts: cluster.alerts ?? [],
+      directives: cluster.directives ?? [],
+      moves: cluster.moves ?? [],
       at: Date.now(),
       source: 'balancer',
-      self: this.config.node.id,
+      self: this.config.node.id!,
       leader,
       strategy: this.pool.strategyName,
       nodes: this.nodes(leader),
-      ...(warnings.length + nodeWarnings.length ? { warnings: [...nodeWarnings, ...warnings] } : {}),
+      ...(all.length ? { warnings: all } : {}),
     };
-  }
-
-  /** Server-Sent Events: an `overview` event at once and every governance.liveIntervalMs, heartbeat comments between */
-  stream(req: IncomingMessage, reply: FastifyReply, authorization?: string): void {
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    let busy = false;
-    const send = async () => {
-      if (busy || res.writableEnded) return;
-      busy = true;
-      try {
-        const snap = await this.snapshot(authorization);
-        if (!res.writableEnded) res.write(`event: overview\ndata: ${JSON.stringify(snap)}\n\n`);
-      } finally {
-        busy = false;
-      }
-    };
-    const tick = setInterval(() => void send(), this.config.governance.liveIntervalMs);
-    const beat = setInterval(() => res.writableEnded || res.write(': heartbeat\n\n'), HEARTBEAT_MS);
-    const end = () => {
-      clearInterval(tick);
-      clearInterval(beat);
-      this.streams.delete(end);
-      if (!res.writableEnded) res.end();
-    };
-    this.streams.add(end);
-    req.once('close', end);
-    void send();
-  }
-
-  beforeApplicationShutdown(): void {
-    for (const end of [...this.streams]) end();
   }
 }

@@ -22,6 +22,7 @@ import { AdminController } from './admin/admin.controller';
 import { ControlController } from './admin/control.controller';
 import { LiveOverview } from './admin/live-overview.service';
 import { OverviewController } from './admin/overview.controller';
+import { OverviewSource } from './admin/overview';
 import { OverviewService } from './admin/overview.service';
 import { ApiErrorFilter } from './api-error.filter';
 import { HealthController } from './health/health.controller';
@@ -73,6 +74,7 @@ import { WebhookController } from './webhook/webhook.controller';
     },
     AdminTokenGuard,
     OverviewService,
+    { provide: OverviewSource, useExisting: OverviewService },
     LiveOverview,
     { provide: APP_FILTER, useClass: ApiErrorFilter },
   ],

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { CloseCode } from '../../src/link/close-codes';
 import { adminApi, AdminApi, http, metricValueOr, scrape } from '../fixtures/admin';
-import { eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
+import { ADMIN_TOKEN, eventually, GatewayProcess, startGateway, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes } from '../fixtures/infra';
 import { hsToken } from '../fixtures/tokens';
 import { TestClient, upgradeRefusal } from '../fixtures/ws-client';
@@ -142,6 +142,39 @@ describe('balancer: one entry point over three nodes (round robin, least connect
     const kicked = await api.kick(named.connected.sid, 'balancer test');
     assert.equal(kicked.status, 200, kicked.text);
     assert.deepEqual(await named.client.closed, { code: CloseCode.KICKED, reason: 'balancer test' });
+  });
+
+  it('serves the admin UI at / and the overview with its own health view (snapshot and live stream)', H, async () => {
+    const page = await http(`${rr.adminUrl}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<base href="\/" \/>/);
+    const asset = /src="([^"]+\.js)"/.exec(page.text)?.[1];
+    assert.ok(asset, page.text);
+    const js = await fetch(`${rr.adminUrl}/${asset.replace(/^\.?\//, '')}`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    await js.body?.cancel();
+
+    const o = await api.get('/api/overview');
+    assert.equal(o.status, 200, o.text);
+    assert.equal(o.body.source, 'balancer');
+    assert.equal(o.body.strategy, 'round_robin');
+    assert.equal(o.body.nodes.length, 3);
+    assert.ok(o.body.nodes.every((x: BackendItem) => x.healthy && x.registered && typeof x.lastCheck === 'number'));
+    assert.ok(Array.isArray(o.body.backends) && Array.isArray(o.body.alerts) && Array.isArray(o.body.directives));
+    assert.equal(typeof o.body.leader, 'string', 'the leader, from a node');
+    assert.equal((await adminApi(rr.adminUrl, null).get('/api/overview')).status, 401);
+
+    const ctl = new AbortController();
+    const res = await fetch(`${rr.adminUrl}/api/live`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` }, signal: ctl.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: overview\ndata: ')) text += new TextDecoder().decode((await reader.read()).value);
+    const data = text.split('event: overview\ndata: ')[1];
+    ctl.abort();
+    assert.match(data, /"source":"balancer"/);
   });
 
   it('least_conn sends new links to the emptier nodes; consistent_hash keeps a user on one node; balancers run side by side', H, async () => {

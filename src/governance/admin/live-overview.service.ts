@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { logger } from '../../common/logger';
 import { GatewayConfig } from '../../config/gateway.config';
-import { OverviewService } from './overview.service';
+import { OverviewSource } from './overview';
 
 const log = logger('governance');
 
@@ -27,7 +27,7 @@ export class LiveOverview implements BeforeApplicationShutdown {
   private closed = false;
 
   constructor(
-    private readonly overview: OverviewService,
+    private readonly overview: OverviewSource,
     private readonly config: GatewayConfig,
   ) {}
 

@@ -7,7 +7,7 @@ import { NodeRegistry } from '../../cluster/node-registry';
 import { NodeState } from '../../cluster/node-state';
 import { withTimeout } from '../../common/timeout';
 import { GatewayConfig } from '../../config/gateway.config';
-import { backendsByBiz, directiveList, NodeSightings, Overview, recentAlerts } from './overview';
+import { backendsByBiz, directiveList, NodeSightings, Overview, OverviewSource, recentAlerts } from './overview';
 
 /**
  * Assembles the admin overview on a node: the registry (with recently vanished nodes kept as
@@ -17,7 +17,7 @@ import { backendsByBiz, directiveList, NodeSightings, Overview, recentAlerts } f
  * so the page keeps working while etcd is away.
  */
 @Injectable()
-export class OverviewService {
+export class OverviewService extends OverviewSource {
   private readonly sightings = new NodeSightings();
 
   constructor(
@@ -28,7 +28,9 @@ export class OverviewService {
     private readonly backends: RemoteUplinkBackend,
     private readonly control: ControlStore,
     private readonly mover: LinkMover,
-  ) {}
+  ) {
+    super();
+  }
 
   async snapshot(): Promise<Overview> {
     const timeout = this.config.governance.healthTimeoutMs;

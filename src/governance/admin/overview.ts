@@ -137,3 +137,13 @@ export function recentAlerts(alerts: readonly AlertRecord[], max = OVERVIEW_ALER
 export function directiveList(directives: ReadonlyMap<string, Directive>): OverviewDirective[] {
   return [...directives.entries()].map(([nodeId, d]) => ({ nodeId, ...d })).sort((a, b) => b.issuedAt - a.issuedAt);
 }
+
+/**
+ * Who assembles the overview: the node (OverviewService, from its registry and stores) or the
+ * balancer (BalancerOverview, a node's view with its own health checks). LiveOverview streams
+ * whichever the app binds. Guarantee: snapshot() settles (a part that cannot be read becomes a
+ * `warnings` entry, not a rejection).
+ */
+export abstract class OverviewSource {
+  abstract snapshot(): Promise<Overview>;
+}

@@ -253,7 +253,7 @@ export class BaseGatewayClient {
     } catch (err) {
       if (gen !== this.generation) return;
       this.emit('error', new GatewayClientError('token', `${this.label}: getToken failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
-      this.failedAttempt({ action: 'reconnect', delayMs: this.backoffNow() });
+      this.failedAttempt(() => ({ action: 'reconnect', delayMs: this.backoffNow() }));
       return;
     }
     if (gen !== this.generation) return;
@@ -306,7 +306,7 @@ export class BaseGatewayClient {
       endSocket();
       this.clearLinkTimers();
       this.emit('error', new GatewayClientError('transport', `${this.label}: cannot open ${redact(u.toString())}: ${(err as Error).message}`, { cause: err }));
-      this.failedAttempt({ action: 'reconnect', delayMs: this.backoffNow() });
+      this.failedAttempt(() => ({ action: 'reconnect', delayMs: this.backoffNow() }));
     }
   }
 
@@ -336,16 +336,19 @@ export class BaseGatewayClient {
         body: refusal.body,
       }),
     );
-    const decision = afterRefusal(refusal, this.peerFollows, this.policy());
-    if (decision.action === 'reconnect' && decision.url) this.peerFollows++;
-    else this.peerFollows = 0;
-    if (decision.action === 'reconnect' && decision.clearCursor) this.position = undefined;
-    this.failedAttempt(decision, refusal.status);
+    this.failedAttempt(() => {
+      const decision = afterRefusal(refusal, this.peerFollows, this.policy());
+      if (decision.action === 'reconnect' && decision.url) this.peerFollows++;
+      else this.peerFollows = 0;
+      if (decision.action === 'reconnect' && decision.clearCursor) this.position = undefined;
+      return decision;
+    }, refusal.status);
   }
 
-  /** An attempt ended before `connected`. */
-  private failedAttempt(decision: Decision, status?: number): void {
+  /** An attempt ended before `connected`: count it, then decide (the backoff window grows with the count). */
+  private failedAttempt(decide: () => Decision, status?: number): void {
     this.attempts++;
+    const decision = decide();
     // the node we stuck to is not answering: the next tries go to the configured url
     if (this.attemptUrl === this.stickyUrl) this.stickyUrl = undefined;
     if (decision.action === 'stop') {
@@ -374,8 +377,7 @@ export class BaseGatewayClient {
     if (!wasConnected) {
       const why = this.lastSocketError?.message ?? `closed with ${code}${reason ? ` (${reason})` : ''} before connected`;
       this.emit('error', new GatewayClientError('transport', `${this.label}: connecting to ${redact(this.attemptUrl)} failed: ${why}`, { closeCode: code }));
-      const d = afterClose(code, this.redirect?.url, this.policy());
-      this.failedAttempt(d);
+      this.failedAttempt(() => afterClose(code, this.redirect?.url, this.policy()));
       return;
     }
     this.failSent();

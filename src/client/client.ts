@@ -445,7 +445,8 @@ export class BaseGatewayClient {
         return this.onPush(frame);
       case 'resync': {
         const previous = this.position;
-        this.position = { epoch: frame.epoch, seq: frame.seq };
+        // no epoch: the user has no stored stream at all (yet); the next link resumes from everything stored
+        this.position = frame.epoch ? { epoch: frame.epoch, seq: frame.seq } : undefined;
         this.emit('resync', { reason: frame.reason, epoch: frame.epoch, seq: frame.seq, ...(previous ? { previous } : {}) });
         return;
       }

@@ -108,7 +108,7 @@ async function main() {
     const outputs = Object.keys(result.metafile.outputs).filter((f) => !f.endsWith('.map'));
     const bytes = outputs.reduce((n, f) => n + fs.statSync(path.join(root, f)).size, 0);
     const gzipped = outputs.reduce((n, f) => n + zlib.gzipSync(fs.readFileSync(path.join(root, f)), { level: 9 }).length, 0);
-    console.log(`bundled ${name}: ${outputs.join(', ')} (${bytes} bytes minified, ${gzipped} bytes gzipped)`);
+    console.log(`bundled ${name}: ${outputs.join(', ')} (${bytes} bytes${options.minify ? ' minified' : ''}, ${gzipped} bytes gzipped)`);
   }
   clientDeclarations();
 }

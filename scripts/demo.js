@@ -147,10 +147,11 @@ async function startDemo(options = {}) {
       );
   const env = sharedEnv(o);
   const started = [];
+  // nodePorts: [[ws, governance] x 3] instead of portBase + 10i (the e2e test picks free ports)
   const nodeSpecs = [0, 1, 2].map((i) => ({
-    id: `demo-${i + 1}`,
-    port: o.portBase + 10 * i,
-    governancePort: o.portBase + 10 * i + 1,
+    id: `${o.nodePrefix ?? "demo"}-${i + 1}`,
+    port: o.nodePorts ? o.nodePorts[i][0] : o.portBase + 10 * i,
+    governancePort: o.nodePorts ? o.nodePorts[i][1] : o.portBase + 10 * i + 1,
   }));
   const nodeEnv = (s) => ({
     ...env,

@@ -140,10 +140,16 @@ export class NodePool implements OnModuleInit, OnApplicationShutdown {
     return this.strategy.order(eligible, userId).map((c) => (c as Candidate & { info: NodeInfo }).info);
   }
 
-  /** a link was sent to the node (least_conn counts it until the node's next load report) */
+  /** a link is being sent to the node (least_conn counts it until the node's next load report) */
   routed(nodeId: string): void {
     const n = this.nodes.get(nodeId);
     if (n) n.sinceReport++;
+  }
+
+  /** an upgrade sent to the node did not become a link there */
+  unrouted(nodeId: string): void {
+    const n = this.nodes.get(nodeId);
+    if (n && n.sinceReport > 0) n.sinceReport--;
   }
 
   get(nodeId: string): PooledNode | undefined {

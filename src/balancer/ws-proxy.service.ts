@@ -122,8 +122,11 @@ export class WsProxy implements BeforeApplicationShutdown {
     let last: Extract<NodeAnswer, { kind: 'refused' }> | undefined;
     for (const node of tried) {
       if (socket.destroyed) return;
+      // counted when chosen, not when accepted: concurrent upgrades must see each other's picks
+      this.pool.routed(node.id);
       const answer = await this.pass(node, req, ip);
       if (answer.kind === 'accepted') return this.join(node, socket, head, answer.upstream, answer.head);
+      this.pool.unrouted(node.id);
       if (answer.kind === 'unreachable') {
         this.metrics.upgradeRetries.inc({ reason: 'unreachable' });
         this.pool.reportUnreachable(node.id, answer.error);
@@ -232,7 +235,6 @@ export class WsProxy implements BeforeApplicationShutdown {
       return;
     }
     this.metrics.upgrades.inc({ result: 'proxied' });
-    this.pool.routed(node.id);
     const link: ProxiedLink = { client, upstream };
     let set = this.links.get(node.id);
     if (!set) this.links.set(node.id, (set = new Set()));

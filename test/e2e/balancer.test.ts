@@ -193,6 +193,10 @@ describe('balancer: one entry point over three nodes (round robin, least connect
         spread.every((s) => s.connected.node !== full.nodeId),
         `least_conn sent a link to the loaded node: ${spread.map((s) => s.connected.node)}`,
       );
+      // six upgrades at once: each counts the picks made before it, so they do not all land on one node
+      const perNode = new Map<string, number>();
+      for (const s of spread) perNode.set(s.connected.node, (perNode.get(s.connected.node) ?? 0) + 1);
+      assert.ok(perNode.size === 2 && [...perNode.values()].every((k) => k >= 2), `concurrent links per node: ${JSON.stringify([...perNode])}`);
 
       const users = Array.from({ length: 12 }, (_, i) => `hash-user-${i}`);
       const homes = new Map<string, string>();

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Browser, chromium, Page } from 'playwright-core';
 import { adminApi, AdminApi, http } from '../fixtures/admin';
 import { eventually, freePort, ROOT, uniquePrefixes } from '../fixtures/gateway-process';
 import { cleanupPrefixes } from '../fixtures/infra';
@@ -34,6 +35,7 @@ interface BackendItem {
 }
 
 const H = { timeout: 120000 };
+const SHOTS = path.join(ROOT, 'test-output/ui');
 const CHECK_MS = 2000;
 const CLIENTS = 6;
 
@@ -41,6 +43,10 @@ describe('make demo: the failover walkthrough (three nodes, the balancer, the ex
   const isolation = uniquePrefixes('demo');
   let demo: Demo;
   let api: AdminApi;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-demo-'));
 
   before(async () => {
@@ -59,9 +65,15 @@ describe('make demo: the failover walkthrough (three nodes, the balancer, the ex
       logDir,
     });
     api = adminApi(demo.urls.balancer, demo.options.adminToken);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.setDefaultTimeout(15000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
   }, H);
 
   after(async () => {
+    await browser?.close();
     await demo?.stop();
     await cleanupPrefixes(isolation);
     fs.rmSync(logDir, { recursive: true, force: true });
@@ -85,9 +97,17 @@ describe('make demo: the failover walkthrough (three nodes, the balancer, the ex
       20000,
     );
     assert.deepEqual([...new Set(all.map((s) => s.name))].sort(), [...demo.users].sort());
-    const page = await http(demo.urls.ui);
-    assert.equal(page.status, 200);
-    assert.match(page.text, /<html/i);
+    const html = await http(demo.urls.ui);
+    assert.equal(html.status, 200);
+    assert.match(html.text, /<html/i);
+
+    // as a person: the balancer's UI, signed in, lists the named clients and the three healthy nodes
+    await page.goto(demo.urls.ui);
+    await page.getByLabel('Admin token').fill(demo.options.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    for (const n of demo.nodes) await page.locator(`tr[data-node="${n.id}"][data-healthy="true"]`).waitFor();
+    for (const u of demo.users) await page.locator(`[data-testid="clients"] tr[data-name="${u}"]`).first().waitFor();
+    await shot('demo-1-balancer-signed-in');
   });
 
   it(
@@ -127,6 +147,9 @@ describe('make demo: the failover walkthrough (three nodes, the balancer, the ex
         CHECK_MS * 3,
       );
       const unhealthyAfter = Date.now() - killedAt;
+      // and the page shows it, without a reload
+      await page.locator(`tr[data-node="${victim.id}"][data-healthy="false"]`).waitFor();
+      await shot('demo-2-node-killed');
       assert.ok(unhealthyAfter <= CHECK_MS + 1500, `unhealthy after ${unhealthyAfter} ms (check interval ${CHECK_MS} ms)`);
       const back = await eventually(
         `the ${moving} clients of ${victim.id} back on the other nodes`,

@@ -257,6 +257,8 @@ async function startDemo(options = {}) {
         o.jwtSecret,
         "--count",
         String(o.clients),
+        // moved links come back through the balancer, like new ones
+        "--no-follow-redirects",
       ],
       env,
       undefined,

@@ -25,6 +25,7 @@ interface Flags {
   count: number;
   timeoutMs: number;
   autoAck: boolean;
+  followRedirects: boolean;
   exitOnEof: boolean;
   quiet: boolean;
 }
@@ -50,6 +51,7 @@ function parseFlags(argv: string[]): Flags {
     .option('--count <n>', 'start n clients named <name>-1..n (users <user>-1..n)', positiveInt('--count', 10000), 1)
     .option('--timeout-ms <ms>', 'how long a request waits for its ack', positiveInt('--timeout-ms', 3_600_000), 10000)
     .option('--no-auto-ack', 'do not send ack-push for the pushes printed')
+    .option('--no-follow-redirects', "when a node moves a link, reconnect to --url (e.g. the balancer) instead of the node's redirect url")
     .option('--exit-on-eof', 'exit once stdin ended and every request got its answer')
     .option('--quiet', 'no connection logs on stderr')
     .exitOverride()
@@ -92,7 +94,14 @@ function main(): void {
     const suffix = flags.count > 1 ? `-${i}` : '';
     const user = flags.user === undefined ? undefined : `${flags.user}${suffix}`;
     const name = flags.name !== undefined ? `${flags.name}${suffix}` : (user ?? `client${suffix}`);
-    const options: GatewayClientOptions = { url: flags.url, codec: flags.codec, name, autoAck: flags.autoAck, requestTimeoutMs: flags.timeoutMs };
+    const options: GatewayClientOptions = {
+      url: flags.url,
+      codec: flags.codec,
+      name,
+      autoAck: flags.autoAck,
+      followRedirects: flags.followRedirects,
+      requestTimeoutMs: flags.timeoutMs,
+    };
     if (flags.token !== undefined) options.token = flags.token;
     else {
       const claims = { sub: user, biz: flags.biz, ...(flags.device ? { did: `${flags.device}${suffix}` } : {}), ...(flags.name ? { name } : {}) };

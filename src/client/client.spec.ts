@@ -275,6 +275,22 @@ describe('GatewayClient on a fake socket', () => {
       assert.equal(last().url.host, 'gw.test', 'after a failed attempt there, the configured url');
     });
 
+    it('followRedirects false: a redirect still reconnects at once, with the cursor, but to the configured url', () => {
+      const { client, last, sockets, clock } = fakeClient({ followRedirects: false });
+      const redirects: string[] = [];
+      client.on('redirect', (r) => redirects.push(r.url));
+      void client.connect();
+      last().accept('s1', 'a');
+      last().frame({ type: 'push', mid: 'm1', body: 1, epoch: 'E', seq: 5 });
+      last().frame({ type: 'redirect', url: 'ws://peer.test/ws', reason: 'drain' });
+      last().serverClose(4010, 'moved');
+      assert.deepEqual(redirects, ['ws://peer.test/ws'], 'the event still names where the node wanted it');
+      clock.advance(0);
+      assert.equal(sockets.length, 2);
+      assert.equal(last().url.host, 'gw.test');
+      assert.equal(last().url.searchParams.get('resume'), 'E:5');
+    });
+
     it('1001 without a redirect: reconnects at once (to the configured url), then with backoff', () => {
       const { client, last, sockets, clock } = fakeClient();
       void client.connect();

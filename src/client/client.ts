@@ -68,6 +68,7 @@ export class BaseGatewayClient {
     connectTimeoutMs: number;
     pingIntervalMs: number | false | undefined;
     rejoinRooms: boolean;
+    followRedirects: boolean;
   };
   private readonly getToken?: () => string | Promise<string>;
 
@@ -127,6 +128,7 @@ export class BaseGatewayClient {
       connectTimeoutMs: options.connectTimeoutMs ?? 10000,
       pingIntervalMs: options.pingIntervalMs,
       rejoinRooms: options.rejoinRooms ?? true,
+      followRedirects: options.followRedirects ?? true,
     };
   }
 
@@ -451,8 +453,9 @@ export class BaseGatewayClient {
         return;
       }
       case 'redirect':
-        this.redirect = { url: frame.url, reason: frame.reason };
-        this.emit('redirect', { ...this.redirect });
+        // not following: the move still happens at once, through the configured url (a balancer picks a live node)
+        this.redirect = { url: this.settings.followRedirects ? frame.url : this.url, reason: frame.reason };
+        this.emit('redirect', { url: frame.url, reason: frame.reason });
         return;
       case 'error':
         this.emit(

@@ -210,6 +210,12 @@ export interface GatewayClientOptions {
   cursor?: Cursor;
   /** re-send `join` for the rooms joined on this client after each reconnect; default true */
   rejoinRooms?: boolean;
+  /**
+   * a `redirect {url}` (the node is moving this link) sends the next attempt to that url; false:
+   * to the configured url instead, still at once (for clients that must always go through a
+   * balancer, which then picks a running node). Default true
+   */
+  followRedirects?: boolean;
   /** a WHATWG WebSocket class to use (default: `ws` in Node, the global `WebSocket` in browsers) */
   WebSocket?: WebSocketConstructor;
   /** a lower-level transport (tests, custom stacks); wins over `WebSocket` */

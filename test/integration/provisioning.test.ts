@@ -417,6 +417,13 @@ describe('provisioning: the monitoring files in deploy/ are what their programs 
       // the gateway's webhook checks the same token Alertmanager and Grafana present
       assert.equal(compose.services.gateway.environment.GATEWAY_WEBHOOK_TOKEN, compose.configs.webhook_token.content);
       assert.equal(compose.services.gateway.environment.GATEWAY_ADMIN_TOKEN, compose.configs.admin_token.content);
+      // the balancer fronts that node: same secrets, same etcd, and the node registers a URL the balancer's container reaches
+      const balancer = compose.services.balancer.environment;
+      assert.equal(balancer.GATEWAY_ROLE, 'balancer');
+      assert.equal(balancer.GATEWAY_ADMIN_TOKEN, compose.services.gateway.environment.GATEWAY_ADMIN_TOKEN);
+      assert.equal(balancer.GATEWAY_JWT_SECRET, compose.services.gateway.environment.GATEWAY_JWT_SECRET);
+      assert.equal(balancer.GATEWAY_ETCD_ENDPOINTS, compose.services.gateway.environment.GATEWAY_ETCD_ENDPOINTS);
+      assert.equal(new URL(compose.services.gateway.environment.GATEWAY_GATEWAY_PUBLIC_URL).hostname, 'gateway');
     });
 
     it('make e2e_up starts Prometheus, Alertmanager and Grafana', () => {

@@ -194,6 +194,28 @@ async function balancerLinks() {
   return n;
 }
 
+/**
+ * The client address the node recorded for a sample of the links opened since `sinceMs`
+ * (epoch ms): through the balancer it must be the client's own 127.x.y.z (X-Forwarded-For
+ * believed from 127.0.0.1), not the balancer's 127.0.0.1.
+ */
+async function sampleAddresses(node, sinceMs) {
+  const r = await httpJson(
+    "GET",
+    `http://127.0.0.1:${node.govPort}/api/clients?biz=${CFG.biz}&limit=100`,
+    { headers: node.pushHeaders, timeoutMs: 5000 },
+  );
+  const items = (r.json?.items || []).filter(
+    (s) => s.node === node.nodeId && s.connectedAt >= sinceMs,
+  );
+  return {
+    sampled: items.length,
+    own: items.filter((s) => /^127\./.test(s.ip) && s.ip !== "127.0.0.1")
+      .length,
+    example: items[0]?.ip,
+  };
+}
+
 // ---------------------------------------------------------------- the max sustained rate
 
 /** µs-stamped samples of the phase, sent within [fromUs, toUs]: sorted latencies (ms) */
@@ -348,6 +370,7 @@ async function runHalf(name, node, balancer, url, addrBase) {
   const lgs = await startLoadgens(CFG.loadgens);
   try {
     await sleep(500);
+    const openedAt = Date.now();
     const o = await openAll(r, label, lgs, "gateway", url, addrBase, B.links);
     r.connectRate = o.ok / o.seconds;
     r.nodeLinks = await pollUntil(() => nodeLinks(node), o.ok, 10000, 100);
@@ -357,6 +380,13 @@ async function runHalf(name, node, balancer, url, addrBase) {
     log(
       `${label}: ${o.ok} links in ${o.seconds.toFixed(2)} s (${Math.round(r.connectRate)}/s); node holds ${r.nodeLinks}, balancer proxies ${r.balancerLinks}`,
     );
+    r.addresses = await sampleAddresses(node, openedAt - 1000).catch((err) => ({
+      error: err.message,
+    }));
+    if (r.addresses.error || r.addresses.own < r.addresses.sampled)
+      r.notes.push(
+        `the node recorded other than the client's own address: ${JSON.stringify(r.addresses)}`,
+      );
     await sleep(1000);
     r.balancerMem = await memOnce(balancer.child, false).catch(() => undefined);
     const users = o.okUsers;
@@ -468,6 +498,17 @@ function balancerRows(cols) {
     t ? `${k(t.nodeLinks)} / ${k(t.balancerLinks)}` : "n/a",
     "",
     "",
+  ]);
+  const addr = (c) =>
+    c?.addresses && !c.addresses.error
+      ? `${c.addresses.own} of ${c.addresses.sampled} (e.g. ${c.addresses.example})`
+      : "n/a";
+  rows.push([
+    "sampled links whose address on the node is the client's own 127.x.y.z",
+    addr(d),
+    addr(t),
+    "",
+    "all (X-Forwarded-For believed from the balancer)",
   ]);
   rows.push([
     "balancer RSS with the links (MiB, no forced GC)",

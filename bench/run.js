@@ -29,7 +29,7 @@
  * BENCH_HEAP_SNAPSHOTS (dir: heap snapshots of each server at 0 links and with all links)
  * BENCH_DEBUG_MEM (1: log every memory reading with V8's heap spaces)
  * BENCH_DUMP (file: append every push sample as [send µs, latency ms] per phase)
- * BENCH_ONLY (raw,gateway,cluster,uplink,uplink-backend,kafka,fanout,move: the targets to run) BENCH_GATEWAY_NODE_ARGS
+ * BENCH_ONLY (raw,gateway,cluster,uplink,uplink-backend,kafka,fanout,move,balancer: the targets to run) BENCH_GATEWAY_NODE_ARGS
  * (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
  *
  * Uplink scenario (bench/uplink-bench.js, a table of its own; BENCH_ONLY value `uplink`):
@@ -71,11 +71,24 @@
  *   knobs: BENCH_MOVE_LINKS (10000) BENCH_MOVE_RATE (250) BENCH_MOVE_PUSH_RATE (1000)
  *   BENCH_MOVE_BEFORE_MS (5000) BENCH_MOVE_PORT (9252)
  *
+ * Balancer scenario (bench/balancer-bench.js, a table of its own; BENCH_ONLY value `balancer`; needs
+ *   Redis, etcd and Kafka): one cluster-mode node and one balancer (GATEWAY_ROLE=balancer) in front
+ *   of it, started once. (a) BENCH_BALANCER_LINKS links straight to the node, (b) after those are
+ *   closed and the node holds none, as many through the balancer; each half: connect rate, unicast
+ *   pushes through the node's POST /api/push at each BENCH_BALANCER_RATES rate, then the max
+ *   sustained rate (closed loop: at most BENCH_BALANCER_WINDOW pushes accepted and not yet
+ *   received). Per phase: delivered/s, p50/p99/p99.9, balancer CPU, node CPU, noise; through ÷
+ *   direct, goals: delivered/s at the max sustained rate >= 0.8x direct, p50 at the fixed rates
+ *   <= 1 ms added. The node trusts X-Forwarded-For from 127.0.0.1 (the balancer).
+ *   knobs: BENCH_BALANCER_LINKS (5000: the balancer holds two sockets per link, a process may
+ *   have 20,000 files open) BENCH_BALANCER_RATES (1000,5000) BENCH_BALANCER_PHASE_MS (10000)
+ *   BENCH_BALANCER_MAX_MS (10000) BENCH_BALANCER_WINDOW (2000) BENCH_BALANCER_PORT (9262)
+ *   BENCH_BALANCER_NODE_PORT (9266: the node's /ws, +1 its governance port)
+ *
  * The shared helpers are in bench/lib/ (config, child processes, HTTP, /metrics, memory
- * probes, load generators, CPU accounting, report formatting).
+ * probes, load generators, push phases, CPU accounting, report formatting).
  */
 const fs = require("node:fs");
-const http = require("node:http");
 const os = require("node:os");
 const path = require("node:path");
 
@@ -83,17 +96,8 @@ const { CFG, ROOT, GATEWAY_ENTRY, RESULTS } = require("./lib/config");
 const { installCleanup, killAll, exited, stopChild } = require("./lib/procs");
 const { httpJson } = require("./lib/http");
 const { scrapeMetric } = require("./lib/metrics");
-const { loopDelay, memOnce, steadyMem, snapshot } = require("./lib/probe");
-const { cpuTicks, machineTicks, benchTicks, CLK_TCK } = require("./lib/cpu");
-const {
-  nowUs,
-  sleep,
-  log,
-  pct,
-  pace,
-  drain,
-  pollUntil,
-} = require("./lib/util");
+const { memOnce, steadyMem, snapshot } = require("./lib/probe");
+const { sleep, log, pollUntil } = require("./lib/util");
 const {
   startTarget,
   gatewayTarget,
@@ -101,171 +105,16 @@ const {
   CLUSTER_ISOLATION,
   clusterDepsUp,
 } = require("./lib/servers");
-const {
-  startLoadgens,
-  closeLoadgens,
-  openLinks,
-  loadgenCount,
-  loadgenStats,
-} = require("./lib/loadgens");
+const { startLoadgens, closeLoadgens, openLinks } = require("./lib/loadgens");
+const { pushPhase, logPushPhase, notePushPhase } = require("./lib/push");
 const report = require("./lib/report");
 const { mib, kib, ms } = report;
 const kafkaBench = require("./kafka-bench");
 const uplinkBench = require("./uplink-bench");
 const moveBench = require("./move-bench");
+const balancerBench = require("./balancer-bench");
 
 installCleanup(CFG.deadlineMs);
-
-// ---------------------------------------------------------------- pushing
-
-let phaseSeq = 0;
-
-/**
- * The POST of `n` envelopes to random users of `users`, counted in `st` (sent, errors,
- * routed=0); `flow.idle()` once the last one is answered after `flow.finished`.
- */
-function pushPoster(t, users, st, { agent, rtts, flow }) {
-  return (n) => {
-    const ts = nowUs();
-    const items = new Array(n);
-    for (let i = 0; i < n; i++)
-      items[i] = t.envelope(`u${users[(Math.random() * users.length) | 0]}`, {
-        t: ts,
-        p: st.phase,
-      });
-    st.inflight++;
-    st.posts++;
-    const sentAt = performance.now();
-    httpJson("POST", t.pushUrl, {
-      body: items,
-      headers: t.pushHeaders,
-      agent,
-      timeoutMs: 15000,
-    })
-      .then((r) => {
-        if (r.status !== 202 && r.status !== 200) {
-          st.httpErrors++;
-          st.errorSample ??= `HTTP ${r.status} ${r.text.slice(0, 200)}`;
-          return;
-        }
-        st.sent += n;
-        rtts.push(performance.now() - sentAt);
-        const results = Array.isArray(r.json)
-          ? r.json
-          : (r.json && r.json.results) || [r.json];
-        for (const x of results) if (!x || !x.routed) st.notRouted++;
-      })
-      .catch((err) => {
-        st.httpErrors++;
-        st.errorSample ??= err.message;
-      })
-      .finally(() => {
-        st.inflight--;
-        if (flow.finished && st.inflight === 0) flow.idle();
-      });
-  };
-}
-
-/** What is due each tick in POSTs of at most 1000 envelopes; skipped when maxInflight are pending. */
-function pushTick(st, post) {
-  return (due) => {
-    while (due > 0) {
-      const n = Math.min(due, 1000);
-      if (st.inflight >= CFG.maxInflight) {
-        st.skipped += due;
-        break;
-      }
-      post(n);
-      due -= n;
-    }
-  };
-}
-
-/** CPU readings at the start of a push phase; the returned function gives the phase's use. */
-function pushCpu(t) {
-  const cpu0 = cpuTicks(t.server.pid);
-  const machine0 = machineTicks();
-  const bench0 = benchTicks();
-  return (sendSeconds) => ({
-    cpuSeconds: (cpuTicks(t.server.pid) - cpu0) / CLK_TCK,
-    // CPU that processes outside the bench took meanwhile (other work on the machine)
-    othersCpu:
-      Math.max(0, machineTicks() - machine0 - (benchTicks() - bench0)) /
-      CLK_TCK /
-      sendSeconds,
-  });
-}
-
-/**
- * Unicast pushes at `rate`/s for `durationMs` to random users of `users`: every tick sends what
- * is due in POSTs of at most 1000 envelopes. Ticks are skipped (and counted) when maxInflight
- * POSTs are pending, so an overloaded server shows up as a lower sent rate, not an unbounded queue.
- */
-async function pushPhase(t, lgs, users, rate, durationMs) {
-  const phase = ++phaseSeq;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  const st = {
-    phase,
-    rate,
-    sent: 0,
-    skipped: 0,
-    posts: 0,
-    httpErrors: 0,
-    errorSample: undefined,
-    notRouted: 0,
-    inflight: 0,
-  };
-  await loopDelay(t.server); // resets the server's event-loop histogram
-  const cpu = pushCpu(t);
-  const wall0 = process.hrtime.bigint();
-  const flow = { finished: false };
-  const allAnswered = new Promise((r) => (flow.idle = r));
-  const rtts = [];
-  const post = pushPoster(t, users, st, { agent, rtts, flow });
-  const offered = await pace(rate, durationMs, CFG.tickMs, pushTick(st, post));
-  const sendSeconds = Number(process.hrtime.bigint() - wall0) / 1e9;
-  flow.finished = true;
-  if (st.inflight > 0) await Promise.race([allAnswered, sleep(20000)]);
-  // wait (bounded) until what the server accepted has reached the clients
-  const count = () => loadgenCount(lgs, phase);
-  await drain(count, st.sent - st.notRouted, Infinity, 5000);
-  const used = cpu(sendSeconds);
-  const loop = await loopDelay(t.server);
-  agent.destroy();
-  const s = await loadgenStats(lgs, phase);
-  return pushResult(st, { offered, sendSeconds, wall0, s, used, loop, rtts });
-}
-
-function pushResult(st, { offered, sendSeconds, wall0, s, used, loop, rtts }) {
-  const sortedRtts = Float64Array.from(rtts).sort();
-  return {
-    ...st,
-    offered,
-    sendSeconds,
-    delivered: s.count,
-    dups: s.dups,
-    // distinct pushes received over the time from the first send to the last receipt (or the sending time if longer)
-    deliveredPerSec:
-      s.count /
-      Math.max(
-        sendSeconds,
-        s.lastUs ? (s.lastUs - Number(wall0 / 1000n)) / 1e6 : 0,
-      ),
-    p50: pct(s.lat, 0.5),
-    p99: pct(s.lat, 0.99),
-    p999: pct(s.lat, 0.999),
-    max: s.lat.length ? s.lat[s.lat.length - 1] : NaN,
-    serverCpu: used.cpuSeconds / sendSeconds,
-    othersCpu: used.othersCpu,
-    loopP99: loop.p99,
-    postP50: pct(sortedRtts, 0.5),
-    postP99: pct(sortedRtts, 0.99),
-    batch: st.posts ? offered / st.posts : 0,
-    loopMax: loop.max,
-    lost: s.lost,
-    lostCodes: s.lostCodes,
-  };
-}
 
 // ---------------------------------------------------------------- one target end to end
 
@@ -366,32 +215,6 @@ async function perLinkMemory(t, r, { o, o1, o2 }) {
   log(
     `${t.name}: rss ${mib(r.memBefore.rss)} / ${mib(r.memHalf.rss)} / ${mib(r.memWith.rss)} MiB at 0 / ${o1.ok} / ${o.ok} links (young gen ${mib(r.memBefore.young)} / ${mib(r.memHalf.young)} / ${mib(r.memWith.young)}): ${kib(r.rssPerLink)} KiB/link from idle, ${kib(r.rssPerLinkMarginal)} marginal (without young gen), ${kib(r.rssPerLinkRaw)} plain RSS, heap ${kib(r.heapPerLink)}, no-GC ${kib(r.rssPerLinkNoGc)}`,
   );
-}
-
-function logPushPhase(t, rate, p) {
-  log(
-    `${t.name}: ${rate}/s -> sent ${p.sent} delivered ${p.delivered} (${Math.round(p.deliveredPerSec)}/s) p50 ${p.p50.toFixed(2)} p99 ${p.p99.toFixed(2)} max ${p.max.toFixed(1)} ms; cpu ${(p.serverCpu * 100).toFixed(0)}%; others ${(p.othersCpu * 100).toFixed(0)}%; loop delay p99 ${p.loopP99.toFixed(1)} max ${p.loopMax.toFixed(1)} ms; POST rtt p50 ${p.postP50.toFixed(2)} p99 ${p.postP99.toFixed(2)} ms (${p.batch.toFixed(0)}/POST)${p.skipped ? `; skipped ${p.skipped}` : ""}${p.httpErrors ? `; http errors ${p.httpErrors}: ${p.errorSample}` : ""}`,
-  );
-}
-
-function notePushPhase(r, rate, p) {
-  report.noteChecks(r.notes, `${rate}/s: `, [
-    [p.httpErrors, `${p.httpErrors} POSTs failed (${p.errorSample})`],
-    [
-      p.skipped,
-      `pusher skipped ${p.skipped} pushes (${CFG.maxInflight} POSTs pending): server saturated`,
-    ],
-    [p.dups, `${p.dups} duplicate push frames (same mid received again)`],
-    [
-      p.lost,
-      `${p.lost} links closed under load (codes ${p.lostCodes.join(",")})`,
-    ],
-    [
-      p.sent - p.notRouted > p.delivered,
-      `${p.sent - p.notRouted - p.delivered} accepted pushes not received within 5 s`,
-    ],
-    [p.notRouted, `${p.notRouted} pushes answered routed=0`],
-  ]);
 }
 
 /** Each BENCH_RATES rate in turn, until one is not sustained. */
@@ -669,6 +492,14 @@ async function main() {
       down.length
         ? `\n### move\n\nnot run: ${down.join(", ")} not answering\n`
         : await moveBench.runMove(),
+    );
+  }
+  if (CFG.only.has("balancer")) {
+    const down = await clusterDepsUp();
+    extras.push(
+      down.length
+        ? `\n### balancer\n\nnot run: ${down.join(", ")} not answering\n`
+        : await balancerBench.runBalancer(),
     );
   }
   const md =

@@ -1,17 +1,13 @@
+import { CloseCode } from '../link/close-codes';
 import { backoffDelay } from './backoff';
 import type { Refusal } from './types';
 
-/** The gateway's close codes the client acts on (docs/protocol.md "Close codes"). */
-export const Close = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  ABNORMAL: 1006,
-  TOKEN_EXPIRED: 4001,
-  TOKEN_REJECTED: 4002,
-  KICKED: 4003,
-  SLOW_CONSUMER: 4008,
-  MOVED: 4010,
-} as const;
+/**
+ * The gateway's close codes the client acts on (docs/protocol.md "Close codes"): the node's own
+ * table (src/link/close-codes.ts, constants only, so it bundles for the browser), plus 1006,
+ * which no peer sends (the socket went without a close frame).
+ */
+export const Close = { ...CloseCode, ABNORMAL: 1006 } as const;
 
 export type Decision =
   | { action: 'stop'; why: string }

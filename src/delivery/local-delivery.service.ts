@@ -242,7 +242,12 @@ export class LocalDelivery implements OnModuleInit {
     return delivered;
   }
 
-  /** The hold is over: held pushes go out in order; a gap among them starts another replay. */
+  /**
+   * The hold is over: held pushes go out in order; a gap among them starts another replay. They
+   * go out at the pace the client reads, like a replay: once the link's backlog passes half its
+   * bound, the rest stays held (new live pushes queue behind it) until the socket drained, so a
+   * client resuming while a burst was held is not closed as slow for the burst.
+   */
   private unhold(link: Link): void {
     const state = this.states.get(link);
     if (!state || --state.holds > 0) return;
@@ -274,6 +279,12 @@ export class LocalDelivery implements OnModuleInit {
         return;
       }
       this.write(link, m);
+      if (i < pending.length - 1 && link.state === LinkState.OPEN && link.backlogBytes > this.links.sendQueueMaxBytes / 2) {
+        state.holds++;
+        state.pending = pending.slice(i + 1);
+        void link.drained().then(() => this.unhold(link));
+        return;
+      }
     }
   }
 

@@ -2,6 +2,7 @@ import type { Watcher } from 'etcd3';
 import { BackendDiscovery, BackendInstance } from '../../backend/backend-discovery';
 import { logger } from '../../common/logger';
 import { EtcdConnection } from './etcd.connection';
+import { readAndWatch } from './prefix-watch';
 
 const log = logger('backends');
 const ADDR = /^[^\s:]+:\d{1,5}$/;
@@ -22,20 +23,11 @@ export class EtcdBackendDiscovery extends BackendDiscovery {
   }
 
   async start(onChange: (instances: BackendInstance[]) => void): Promise<void> {
-    const emit = () => onChange([...this.byKey.values()]);
-    const res = await this.etcd.client.getAll().prefix(this.prefix).exec();
-    for (const kv of res.kvs) this.put(kv.key.toString(), kv.value.toString());
-    emit();
-    const next = (BigInt(res.header.revision) + 1n).toString();
-    this.watcher = await this.etcd.client.watch().prefix(this.prefix).startRevision(next).create();
-    this.watcher.on('put', (kv) => {
-      this.put(kv.key.toString(), kv.value.toString());
-      emit();
+    this.watcher = await readAndWatch(this.etcd, this.prefix, 'backends', {
+      put: (key, value) => this.put(key, value),
+      delete: (key) => this.byKey.delete(key),
+      changed: () => onChange([...this.byKey.values()]),
     });
-    this.watcher.on('delete', (kv) => {
-      if (this.byKey.delete(kv.key.toString())) emit();
-    });
-    this.watcher.on('error', (err) => log.warn({ err: err.message }, 'backend watch error (etcd3 reconnects it)'));
   }
 
   private put(key: string, value: string): void {

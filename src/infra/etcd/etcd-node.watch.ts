@@ -3,13 +3,16 @@ import { NodeWatch } from '../../balancer/node-watch';
 import type { NodeInfo } from '../../cluster/node-registry';
 import { logger } from '../../common/logger';
 import { EtcdConnection } from './etcd.connection';
+import { readAndWatch } from './prefix-watch';
 
 const log = logger('node-watch');
 
 function parseNode(value: string): NodeInfo | undefined {
   try {
     const n = JSON.parse(value) as Partial<NodeInfo>;
-    if (typeof n.id === 'string' && typeof n.wsUrl === 'string' && typeof n.adminUrl === 'string' && typeof n.state === 'string') return n as NodeInfo;
+    const strings = [n.id, n.wsUrl, n.adminUrl, n.state].every((v) => typeof v === 'string');
+    const numbers = [n.online, n.users, n.capacity, n.updatedAt].every((v) => typeof v === 'number' && Number.isFinite(v));
+    if (strings && numbers) return n as NodeInfo;
   } catch {
     // not JSON: skipped below
   }
@@ -29,20 +32,11 @@ export class EtcdNodeWatch extends NodeWatch {
   }
 
   async start(onChange: (nodes: NodeInfo[]) => void): Promise<void> {
-    const emit = () => onChange([...this.byKey.values()]);
-    const res = await this.etcd.client.getAll().prefix(this.prefix).exec();
-    for (const kv of res.kvs) this.put(kv.key.toString(), kv.value.toString());
-    emit();
-    const next = (BigInt(res.header.revision) + 1n).toString();
-    this.watcher = await this.etcd.client.watch().prefix(this.prefix).startRevision(next).create();
-    this.watcher.on('put', (kv) => {
-      this.put(kv.key.toString(), kv.value.toString());
-      emit();
+    this.watcher = await readAndWatch(this.etcd, this.prefix, 'nodes', {
+      put: (key, value) => this.put(key, value),
+      delete: (key) => this.byKey.delete(key),
+      changed: () => onChange([...this.byKey.values()]),
     });
-    this.watcher.on('delete', (kv) => {
-      if (this.byKey.delete(kv.key.toString())) emit();
-    });
-    this.watcher.on('error', (err) => log.warn({ err: err.message }, 'node watch error (etcd3 reconnects it)'));
   }
 
   private put(key: string, value: string): void {

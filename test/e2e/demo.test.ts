@@ -113,7 +113,7 @@ describe('make demo: the failover walkthrough (three nodes, the balancer, the ex
   it(
     'kill a node: its clients come back through the balancer on the others with nothing lost; unhealthy within the check interval, healthy after a restart',
     H,
-    async () => {
+    async (t) => {
       const before = await sessions();
       const byNode = new Map<string, number>();
       for (const s of before) byNode.set(s.node, (byNode.get(s.node) ?? 0) + 1);
@@ -180,6 +180,12 @@ describe('make demo: the failover walkthrough (three nodes, the balancer, the ex
         'the restarted node healthy again',
         async () => ((await backends()).some((b) => b.id === victim.id && b.healthy && b.registered) ? true : undefined),
         CHECK_MS * 4,
+      );
+      await page.locator(`tr[data-node="${victim.id}"][data-healthy="true"]`).waitFor();
+      await shot('demo-3-node-back');
+      assert.deepEqual(pageErrors, []);
+      t.diagnostic(
+        `${moving} of ${CLIENTS} clients moved off ${victim.id}; unhealthy ${unhealthyAfter} ms after SIGKILL (check interval ${CHECK_MS} ms); ${sent.length} pushes x ${CLIENTS} users, all received once and in order`,
       );
     },
   );

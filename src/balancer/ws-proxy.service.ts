@@ -6,7 +6,7 @@ import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
 import type { NodeInfo } from '../cluster/node-registry';
 import { refuse, Refusal } from '../link/refuse';
-import { clientAddress } from '../upgrader/client-address';
+import { clientAddress, TrustedProxies } from '../upgrader/client-address';
 import { JwtVerifier, TokenError } from '../upgrader/jwt.verifier';
 import { extractToken, parseProtocols } from '../upgrader/token';
 import { BalancerMetrics } from './balancer.metrics';
@@ -43,7 +43,7 @@ export class WsProxy implements BeforeApplicationShutdown {
   private readonly links = new Map<string, Set<ProxiedLink>>();
   private readonly limiter: RateLimiterMemory;
   private readonly origins: ReadonlySet<string>;
-  private readonly proxies: ReadonlySet<string>;
+  private readonly proxies: TrustedProxies;
   private accepting = true;
 
   constructor(
@@ -54,7 +54,7 @@ export class WsProxy implements BeforeApplicationShutdown {
   ) {
     this.limiter = new RateLimiterMemory({ points: config.upgrader.ratePerIp, duration: config.upgrader.rateWindowSec });
     this.origins = new Set(config.upgrader.allowedOrigins);
-    this.proxies = new Set(config.upgrader.trustedProxies);
+    this.proxies = new TrustedProxies(config.upgrader.trustedProxies);
     pool.onUnreachable((nodeId) => this.closeLinksOf(nodeId, 'node unreachable'));
   }
 

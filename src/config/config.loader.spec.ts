@@ -68,6 +68,15 @@ describe('config loader', () => {
     assert.ok(error.problems.length >= 6);
   });
 
+  it('takes trusted proxies as addresses or networks, and names a bad entry', () => {
+    const ok = loadConfig({ cwd: tmp(), env: { GATEWAY_UPGRADER_TRUSTED_PROXIES: '10.0.0.0/8,::1,127.0.0.1' } });
+    assert.deepEqual(ok.config.upgrader.trustedProxies, ['10.0.0.0/8', '::1', '127.0.0.1']);
+    assert.throws(
+      () => loadConfig({ cwd: tmp(), env: { GATEWAY_UPGRADER_TRUSTED_PROXIES: '10.0.0.0/8,balancer.local' } }),
+      (err: Error) => /upgrader\.trustedProxies\.1: expected an IP address .* or a network/.test(err.message),
+    );
+  });
+
   it('says what is wrong with each value, and which variable sets it', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'bad.yaml'), 'gateway:\n  port: 70000\n  colour: blue\nlog:\n  level: loud\n');

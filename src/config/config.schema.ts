@@ -40,11 +40,13 @@ export const configSchema = z
       ratePerIp: z.number().int().positive().default(100),
       rateWindowSec: z.number().int().positive().default(1),
       /**
-       * addresses of proxies in front of the node (our balancer, HAProxy, nginx) whose
+       * addresses or networks (10.0.0.0/8) of proxies in front of the node (our balancer, HAProxy, nginx) whose
        * X-Forwarded-For is believed: the client's address (rate limit, session ip) is then the
        * right-most forwarded address that is not itself a trusted proxy. Empty: the socket's peer
        */
-      trustedProxies: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
+      trustedProxies: z
+        .array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'expected an IP address (10.0.0.5, ::1) or a network (10.0.0.0/8)' }))
+        .default([]),
     }).prefault({}),
     auth: strictObject({
       /** HS256 shared secret */

@@ -13,7 +13,7 @@ import type { Refusal } from '../link/refuse';
 import type { Session } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { newSid } from '../session/sid';
-import { clientAddress } from './client-address';
+import { clientAddress, TrustedProxies } from './client-address';
 import { JwtVerifier, TokenError } from './jwt.verifier';
 import { extractToken, parseProtocols } from './token';
 
@@ -45,7 +45,7 @@ const no = (
 export class UpgraderService extends Admission {
   private readonly limiter: RateLimiterMemory;
   private readonly origins: ReadonlySet<string>;
-  private readonly proxies: ReadonlySet<string>;
+  private readonly proxies: TrustedProxies;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -59,7 +59,7 @@ export class UpgraderService extends Admission {
     super();
     this.limiter = new RateLimiterMemory({ points: config.upgrader.ratePerIp, duration: config.upgrader.rateWindowSec });
     this.origins = new Set(config.upgrader.allowedOrigins);
-    this.proxies = new Set(config.upgrader.trustedProxies);
+    this.proxies = new TrustedProxies(config.upgrader.trustedProxies);
   }
 
   async admit(req: IncomingMessage): Promise<AdmissionDecision> {

@@ -273,15 +273,22 @@ describe('scale-out: 3,000 links on two nodes, a third joins, the leader evens t
       const all = await openMany((i) => (i % 2 ? b.wsUrl : a.wsUrl), biz, users, 50, 10);
       clients.push(...all);
       const openMs = Date.now() - openedAt;
+      let filled: Map<string, number> = new Map();
       await eventually(
         `${LINKS / 2} links on each of A and B in the registry`,
         async () => {
-          const l = await loads(a);
-          return l.get(a.nodeId) === LINKS / 2 && l.get(b.nodeId) === LINKS / 2 ? true : undefined;
+          filled = await loads(a);
+          return filled.get(a.nodeId) === LINKS / 2 && filled.get(b.nodeId) === LINKS / 2 ? true : undefined;
         },
         10000,
         100,
-      );
+      ).catch((err: Error) => {
+        // what the registry and the clients saw, so a miss says which side is off
+        const ended = all.filter((cl) => cl.ended).map((cl) => `${cl.label}: ${cl.ended!.code} ${cl.ended!.reason}`);
+        throw new Error(
+          `${err.message}; registry A ${filled.get(a.nodeId)} B ${filled.get(b.nodeId)}; clients on A ${all.filter((cl) => cl.node === a.nodeId).length}, on B ${all.filter((cl) => cl.node === b.nodeId).length}, moved ${all.filter((cl) => cl.hops.length > 0).length}, ended ${ended.length} (${ended.slice(0, 5).join('; ')})`,
+        );
+      });
       assert.equal(all.filter((cl) => cl.hops.length > 0).length, 0, 'links moved between A and B before C joined');
 
       // the sample: every tenth user, half on A, half on B (the movers take the oldest links first, so it holds moved and unmoved users)

@@ -1,14 +1,12 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { IncomingMessage, Server } from 'node:http';
 import * as net from 'node:net';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { logger } from '../common/logger';
 import { GatewayConfig } from '../config/gateway.config';
 import type { NodeInfo } from '../cluster/node-registry';
 import { refuse, Refusal } from '../link/refuse';
-import { clientAddress, TrustedProxies } from '../upgrader/client-address';
-import { JwtVerifier, TokenError } from '../upgrader/jwt.verifier';
-import { extractToken, parseProtocols } from '../upgrader/token';
+import { ClientChecks } from '../upgrader/client-checks';
+import { JwtVerifier } from '../upgrader/jwt.verifier';
 import { BalancerMetrics } from './balancer.metrics';
 import { NodePool } from './node-pool.service';
 
@@ -41,20 +39,16 @@ type NodeAnswer =
 @Injectable()
 export class WsProxy implements BeforeApplicationShutdown {
   private readonly links = new Map<string, Set<ProxiedLink>>();
-  private readonly limiter: RateLimiterMemory;
-  private readonly origins: ReadonlySet<string>;
-  private readonly proxies: TrustedProxies;
+  private readonly checks: ClientChecks;
   private accepting = true;
 
   constructor(
     private readonly config: GatewayConfig,
     private readonly pool: NodePool,
-    private readonly verifier: JwtVerifier,
+    verifier: JwtVerifier,
     private readonly metrics: BalancerMetrics,
   ) {
-    this.limiter = new RateLimiterMemory({ points: config.upgrader.ratePerIp, duration: config.upgrader.rateWindowSec });
-    this.origins = new Set(config.upgrader.allowedOrigins);
-    this.proxies = new TrustedProxies(config.upgrader.trustedProxies);
+    this.checks = new ClientChecks(config, verifier);
     pool.onUnreachable((nodeId) => this.closeLinksOf(nodeId, 'node unreachable'));
   }
 
@@ -90,35 +84,10 @@ export class WsProxy implements BeforeApplicationShutdown {
     if (url.pathname !== path) return this.refuse(socket, 'not_found', { status: 404, error: 'not_found', message: `WebSocket endpoint is ${path}` });
     if (!this.accepting)
       return this.refuse(socket, 'draining', { status: 503, error: 'draining', message: 'balancer is shutting down', headers: { 'Retry-After': '1' } });
-    const ip = clientAddress(req, this.proxies);
-    try {
-      await this.limiter.consume(ip);
-    } catch {
-      return this.refuse(socket, 'rate_limited', {
-        status: 429,
-        error: 'rate_limited',
-        message: 'too many upgrades from this address',
-        headers: { 'Retry-After': String(this.config.upgrader.rateWindowSec) },
-      });
-    }
-    const origin = req.headers.origin;
-    if (origin !== undefined && this.origins.size > 0 && !this.origins.has(origin))
-      return this.refuse(socket, 'forbidden_origin', { status: 403, error: 'forbidden_origin', message: `origin ${origin} is not allowed` });
-    const token = extractToken(req, url, parseProtocols(req.headers['sec-websocket-protocol']));
-    if (!token)
-      return this.refuse(socket, 'unauthorized', {
-        status: 401,
-        error: 'unauthorized',
-        message: 'no token: send Authorization: Bearer, ?token=, or subprotocol bearer.<token>',
-      });
-    let userId: string;
-    try {
-      userId = this.verifier.verify(token).userId;
-    } catch (err) {
-      return this.refuse(socket, 'unauthorized', { status: 401, error: 'unauthorized', message: err instanceof TokenError ? err.message : 'token rejected' });
-    }
-
-    const tried = this.pool.candidates(userId).slice(0, this.config.balancer.upgradeAttempts);
+    const client = await this.checks.check(req, url);
+    if (!client.ok) return this.refuse(socket, client.result, client.refusal);
+    const { ip, identity } = client;
+    const tried = this.pool.candidates(identity.userId).slice(0, this.config.balancer.upgradeAttempts);
     let last: Extract<NodeAnswer, { kind: 'refused' }> | undefined;
     for (const node of tried) {
       if (socket.destroyed) return;

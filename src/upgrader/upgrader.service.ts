@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { NodeState } from '../cluster/node-state';
 import { PeerDirectory } from '../cluster/peer-directory.service';
 import { CodecRegistry } from '../codec/codec.registry';
@@ -13,9 +12,8 @@ import type { Refusal } from '../link/refuse';
 import type { Session } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { newSid } from '../session/sid';
-import { clientAddress, TrustedProxies } from './client-address';
-import { JwtVerifier, TokenError } from './jwt.verifier';
-import { extractToken, parseProtocols } from './token';
+import { ClientChecks } from './client-checks';
+import { JwtVerifier } from './jwt.verifier';
 
 const log = logger('upgrader');
 
@@ -43,13 +41,11 @@ const no = (
  */
 @Injectable()
 export class UpgraderService extends Admission {
-  private readonly limiter: RateLimiterMemory;
-  private readonly origins: ReadonlySet<string>;
-  private readonly proxies: TrustedProxies;
+  private readonly checks: ClientChecks;
 
   constructor(
     private readonly config: GatewayConfig,
-    private readonly verifier: JwtVerifier,
+    verifier: JwtVerifier,
     private readonly links: LinkManager,
     private readonly sessions: SessionStore,
     private readonly codecs: CodecRegistry,
@@ -57,9 +53,7 @@ export class UpgraderService extends Admission {
     private readonly peers: PeerDirectory,
   ) {
     super();
-    this.limiter = new RateLimiterMemory({ points: config.upgrader.ratePerIp, duration: config.upgrader.rateWindowSec });
-    this.origins = new Set(config.upgrader.allowedOrigins);
-    this.proxies = new TrustedProxies(config.upgrader.trustedProxies);
+    this.checks = new ClientChecks(config, verifier);
   }
 
   async admit(req: IncomingMessage): Promise<AdmissionDecision> {
@@ -67,24 +61,9 @@ export class UpgraderService extends Admission {
     if (url.pathname !== this.config.gateway.path) return no('not_found', 404, 'not_found', `WebSocket endpoint is ${this.config.gateway.path}`);
     if (!this.state.accepting) return this.notAccepting();
     if (this.links.registry.size >= this.config.gateway.maxConnections) return no('full', 503, 'full', 'node is at capacity', { 'Retry-After': '1' });
-    const ip = clientAddress(req, this.proxies);
-    try {
-      await this.limiter.consume(ip);
-    } catch {
-      return no('rate_limited', 429, 'rate_limited', 'too many upgrades from this address', { 'Retry-After': String(this.config.upgrader.rateWindowSec) });
-    }
-    const origin = req.headers.origin;
-    if (origin !== undefined && this.origins.size > 0 && !this.origins.has(origin))
-      return no('forbidden_origin', 403, 'forbidden_origin', `origin ${origin} is not allowed`);
-    const offered = parseProtocols(req.headers['sec-websocket-protocol']);
-    const token = extractToken(req, url, offered);
-    if (!token) return no('unauthorized', 401, 'unauthorized', 'no token: send Authorization: Bearer, ?token=, or subprotocol bearer.<token>');
-    let identity;
-    try {
-      identity = this.verifier.verify(token);
-    } catch (err) {
-      return no('unauthorized', 401, 'unauthorized', err instanceof TokenError ? err.message : 'token rejected');
-    }
+    const client = await this.checks.check(req, url);
+    if (!client.ok) return client;
+    const { ip, identity, offered } = client;
     const { codec, protocol } = this.codecs.select(offered, url.searchParams.get('codec'));
     const resumeFrom = parseResume(url.searchParams.get('resume'));
     if (resumeFrom === 'bad') return no('bad_request', 400, 'bad_request', 'resume must be <epoch>:<seq> or empty');

@@ -1,8 +1,9 @@
-import { All, Controller, Get, Header, Headers, Query, Req, Res, ServiceUnavailableException, UnauthorizedException, UseGuards } from '@nestjs/common';
+import { All, Controller, Get, Header, Req, Res, ServiceUnavailableException, UnauthorizedException, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayConfig } from '../config/gateway.config';
 import { AdminTokenGuard } from '../governance/admin/admin-token.guard';
 import { JwtVerifier, TokenError } from '../upgrader/jwt.verifier';
+import { extractToken } from '../upgrader/token';
 import { BalancerMetrics } from './balancer.metrics';
 import { NoNodeError, NodeApi } from './node-api.service';
 import { NodePool } from './node-pool.service';
@@ -71,8 +72,9 @@ export class BalancerController {
    * chosen as for /ws, by the strategy over the healthy running nodes.
    */
   @Get('api/dispatch')
-  dispatch(@Headers('authorization') authorization?: string, @Query('token') queryToken?: string) {
-    const token = authorization && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : queryToken;
+  dispatch(@Req() req: FastifyRequest) {
+    // the upgrade's own rule (Authorization: Bearer, then ?token=); no subprotocols on a plain GET
+    const token = extractToken(req.raw, new URL(req.url, 'http://balancer'), new Set());
     if (!token) {
       this.metrics.dispatches.inc({ result: 'unauthorized' });
       throw new UnauthorizedException({ error: 'unauthorized', message: "dispatch needs the client's token: Authorization: Bearer <jwt>" });
@@ -129,8 +131,7 @@ export class BalancerController {
 
   private ui(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     reply.hijack();
-    const rel = (req.raw.url ?? '/').split('?')[0].replace(/^\/+/, '');
-    return this.assets.serve(rel, req.raw, reply.raw);
+    return this.assets.serveRequest(req.raw, reply.raw);
   }
 
   /** every other admin route (clients, query, kick, push, rooms, nodes and their drain/shed/undrain) is a node's */

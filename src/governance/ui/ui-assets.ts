@@ -103,4 +103,12 @@ export class UiAssets {
     res.writeHead(a.status, { ...a.headers, 'content-length': String(a.status === 304 ? 0 : body.length) });
     res.end(req.method === 'HEAD' || a.status === 304 ? undefined : body);
   }
+
+  /** the request's own path below the mount (`/ui`, `/ui/`, `/ui/app-x.js` for `/ui/`), then serve() */
+  serveRequest(req: { url?: string; method?: string; headers: IncomingHttpHeaders }, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const base = this.mount.slice(0, -1);
+    const rel = path.startsWith(base) ? path.slice(base.length) : path;
+    return this.serve(rel.replace(/^\/+/, ''), req, res);
+  }
 }

@@ -29,8 +29,6 @@ export class UiController {
 
   private answer(req: RawRequest, reply: HijackableReply): Promise<void> {
     reply.hijack();
-    const url = req.raw.url ?? '/ui';
-    const rel = url.split('?')[0].replace(/^\/ui\/?/, '');
-    return this.assets.serve(rel, req.raw, reply.raw);
+    return this.assets.serveRequest(req.raw, reply.raw);
   }
 }

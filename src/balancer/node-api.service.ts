@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { NodeInfo } from '../cluster/node-registry';
 import { GatewayConfig } from '../config/gateway.config';
 import { NodePool } from './node-pool.service';
 
@@ -28,23 +29,22 @@ export class NodeApi {
   ) {}
 
   /** healthy nodes first, in turn, then the others (a node's admin API may answer while it is not ready) */
-  private order(): string[] {
+  private order(): NodeInfo[] {
     const all = this.pool.all();
     const healthy = all.filter((n) => n.healthy);
     const rest = all.filter((n) => !n.healthy);
     const start = healthy.length ? this.turn++ % healthy.length : 0;
-    return [...healthy.slice(start), ...healthy.slice(0, start), ...rest].map((n) => n.info.adminUrl);
+    return [...healthy.slice(start), ...healthy.slice(0, start), ...rest].map((n) => n.info);
   }
 
   async call(method: string, pathAndQuery: string, authorization: string | undefined, body?: unknown): Promise<Forwarded> {
     const targets = this.order();
     if (targets.length === 0) throw new NoNodeError('no gateway node is registered');
     const errors: string[] = [];
-    for (const base of targets.slice(0, 3)) {
-      const node = this.pool.all().find((n) => n.info.adminUrl === base)?.info.id ?? base;
+    for (const { id: node, adminUrl } of targets.slice(0, 3)) {
       let res: Response;
       try {
-        res = await fetch(`${base.replace(/\/+$/, '')}${pathAndQuery}`, {
+        res = await fetch(`${adminUrl.replace(/\/+$/, '')}${pathAndQuery}`, {
           method,
           headers: {
             ...(authorization ? { authorization } : {}),

@@ -279,13 +279,22 @@ export class LocalDelivery implements OnModuleInit {
         return;
       }
       this.write(link, m);
-      if (i < pending.length - 1 && link.state === LinkState.OPEN && link.backlogBytes > this.links.sendQueueMaxBytes / 2) {
+      if (i < pending.length - 1 && link.state === LinkState.OPEN && this.backedUp(link)) {
         state.holds++;
         state.pending = pending.slice(i + 1);
         void link.drained().then(() => this.unhold(link));
         return;
       }
     }
+  }
+
+  /**
+   * A writer of many pushes in a row (a replay, the release of held pushes) waits for the socket
+   * past this: the link's backlog is kept under half its bound, so a long absence or a held burst
+   * goes out at the speed the client reads rather than closing it as slow.
+   */
+  private backedUp(link: Link): boolean {
+    return link.backlogBytes > this.links.sendQueueMaxBytes / 2;
   }
 
   private write(link: Link, m: PushMessage): void {
@@ -361,9 +370,6 @@ export class LocalDelivery implements OnModuleInit {
 
   private async readInto(link: Link, state: LinkPushState, epoch: string | undefined, seq: number): Promise<'entries' | 'resync'> {
     const { bizId, userId } = link.session;
-    // keep the link's backlog under half its bound, so a long absence is replayed at the speed
-    // the client reads rather than closing it as slow
-    const half = this.links.sendQueueMaxBytes / 2;
     let result: 'entries' | 'resync' = 'entries';
     let at = seq;
     let cursorEpoch = epoch;
@@ -395,7 +401,7 @@ export class LocalDelivery implements OnModuleInit {
         if (has || (e.exp && now > e.exp)) continue;
         link.send(pushFrame({ k: 'push', mid: e.mid, body: e.body, ts: e.ts, seq: e.seq, epoch: read.epoch }));
         this.metrics.pushesDelivered.inc();
-        if (link.backlogBytes > half) await link.drained();
+        if (this.backedUp(link)) await link.drained();
       }
       // the link now has everything from `at` up to the last entry read, and what it had
       if (at <= state.hi) {

@@ -13,68 +13,11 @@ export interface ApiError {
 
 export class Unauthorized extends Error {}
 
-export interface Session {
-  sid: string;
-  bizId: string;
-  userId: string;
-  deviceId?: string;
-  name?: string;
-  ip: string;
-  node: string;
-  connectedAt: number;
-}
+// the contract's own types (docs/admin-ui.md), type-only: nothing of the server is bundled
+import type { Overview } from '../governance/admin/overview';
+import type { Session } from '../session/session';
 
-export interface OverviewNode {
-  id: string;
-  wsUrl: string;
-  adminUrl: string;
-  state: string;
-  online: number;
-  users: number;
-  capacity: number;
-  leader: boolean;
-  healthy: boolean;
-  lastCheck: number | null;
-  error?: string;
-}
-
-export interface Alert {
-  nodeId: string;
-  key: string;
-  alertname: string;
-  status: 'firing' | 'resolved';
-  source: string;
-  value?: number;
-  threshold?: number;
-  startsAt: string;
-  receivedAt: number;
-  receivedBy: string;
-}
-
-export interface Directive {
-  nodeId: string;
-  id: string;
-  action: string;
-  reason: string;
-  targetLinks?: number;
-  toward?: string[];
-  issuedAt: number;
-  by: string;
-}
-
-export interface Overview {
-  at: number;
-  source: 'node' | 'balancer';
-  self: string;
-  leader: string | null;
-  nodes: OverviewNode[];
-  backends: { bizId: string; instances: { instance: string; addr: string; circuit: string; outstanding: number }[] }[];
-  alerts: Alert[];
-  directives: Directive[];
-  moves: { node: string; reason: string; count: number; at: number }[];
-  strategy?: string;
-  warnings?: string[];
-}
+export type { Overview, Session };
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
 

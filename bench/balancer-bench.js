@@ -41,7 +41,6 @@ const {
   nowUs,
   sleep,
   log,
-  pct,
   drain,
   pollUntil,
 } = require("./lib/util");
@@ -56,6 +55,7 @@ const {
   pushPoster,
   pushCpu,
   pushPhase,
+  pushResult,
   logPushPhase,
   notePushPhase,
   nextPhase,
@@ -312,28 +312,15 @@ async function maxPhase(node, lgs, users, pids) {
   const loop = await loopDelay(node.server);
   agent.destroy();
   const s = await windowLatencies(lgs, phase, from.us, to.us);
-  return {
-    ...st,
+  return pushResult(st, {
     offered,
     sendSeconds: seconds,
-    delivered: s.count,
-    dups: s.dups,
+    s,
+    used,
+    loop,
+    rtts,
     deliveredPerSec: (to.received - from.received) / seconds,
-    p50: pct(s.lat, 0.5),
-    p99: pct(s.lat, 0.99),
-    p999: pct(s.lat, 0.999),
-    max: s.lat.length ? s.lat[s.lat.length - 1] : NaN,
-    serverCpu: used.cpuSeconds / seconds,
-    othersCpu: used.othersCpu,
-    pidsCpu: used.pidsCpu,
-    loopP99: loop.p99,
-    loopMax: loop.max,
-    postP50: pct(Float64Array.from(rtts).sort(), 0.5),
-    postP99: pct(Float64Array.from(rtts).sort(), 0.99),
-    batch: st.posts ? offered / st.posts : 0,
-    lost: s.lost,
-    lostCodes: s.lostCodes,
-  };
+  });
 }
 
 // ---------------------------------------------------------------- one half

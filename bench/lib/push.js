@@ -141,7 +141,15 @@ async function pushPhase(t, lgs, users, rate, durationMs, { pids } = {}) {
   return pushResult(st, { offered, sendSeconds, wall0, s, used, loop, rtts });
 }
 
-function pushResult(st, { offered, sendSeconds, wall0, s, used, loop, rtts }) {
+/**
+ * One phase's figures. `deliveredPerSec`: the rate when the caller measured it itself (a closed
+ * loop counting receipts over a window); by default the distinct pushes received over the time
+ * from the first send to the last receipt (or the sending time if longer).
+ */
+function pushResult(
+  st,
+  { offered, sendSeconds, wall0, s, used, loop, rtts, deliveredPerSec },
+) {
   const sortedRtts = Float64Array.from(rtts).sort();
   return {
     ...st,
@@ -149,13 +157,13 @@ function pushResult(st, { offered, sendSeconds, wall0, s, used, loop, rtts }) {
     sendSeconds,
     delivered: s.count,
     dups: s.dups,
-    // distinct pushes received over the time from the first send to the last receipt (or the sending time if longer)
     deliveredPerSec:
+      deliveredPerSec ??
       s.count /
-      Math.max(
-        sendSeconds,
-        s.lastUs ? (s.lastUs - Number(wall0 / 1000n)) / 1e6 : 0,
-      ),
+        Math.max(
+          sendSeconds,
+          s.lastUs ? (s.lastUs - Number(wall0 / 1000n)) / 1e6 : 0,
+        ),
     p50: pct(s.lat, 0.5),
     p99: pct(s.lat, 0.99),
     p999: pct(s.lat, 0.999),
